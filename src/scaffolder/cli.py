@@ -84,7 +84,6 @@ def _configure_logging(verbose: bool) -> None:
     root = logging.getLogger("scaffolder")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    root.propagate = False
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,15 +14,17 @@ import click
 
 from scaffolder.cli import EXIT_CODES_HELP, CliState, echo_json, handle_errors
 from scaffolder.context import Event, Runtime
-from scaffolder.errors import InputError, ScaffolderError
+from scaffolder.errors import InputError, ScaffolderError, TemplateError
 from scaffolder.output import check_output_dir, discard_workspace, install_workspace, make_workspace
 from scaffolder.parameters import (
     ClickPrompter,
     coerce_set_values,
     collect_parameters,
     load_values_file,
+    parameter_schema,
     secret_parameter_names,
 )
+from scaffolder.registry import default_registry
 from scaffolder.runner import Runner, TaskResult, TaskSpec
 from scaffolder.taskstate import TaskStateFile, default_state_dir, new_task_id
 from scaffolder.templates import Template, load_template
@@ -64,30 +66,32 @@ def _pagerduty_simulator(enabled: bool, runtime: Runtime, color: bool | None) ->
     from scaffolder.pagerduty.simulator import Simulator
 
     with Simulator() as simulator:
-        runtime.config = {
-            **runtime.config,
-            "pagerDuty": {
-                "apiToken": simulator.api_token,
-                "apiBaseUrl": simulator.url,
-                "eventsBaseUrl": simulator.events_url,
-            },
-        }
-        banner = (f"PagerDuty simulator on {simulator.url}: nothing reaches PagerDuty; "
-                  f"demo escalation policy id {simulator.demo_escalation_policy_id}")
+        runtime.config = {**runtime.config, "pagerDuty": simulator.app_config()}
+        banner = (
+            f"PagerDuty simulator on {simulator.url}: nothing reaches PagerDuty; "
+            f"demo escalation policy id {simulator.demo_escalation_policy_id}"
+        )
         click.echo(click.style(banner, fg="yellow"), err=True, color=color)
         yield
         runtime.close()
 
 
 def _collect_values(
-    template: Template, values_file: Path | None, sets: tuple[str, ...], saved: dict[str, Any],
+    template: Template,
+    values_file: Path | None,
+    sets: tuple[str, ...],
+    saved: dict[str, Any],
     interactive: bool,
 ) -> dict[str, Any]:
     values = dict(saved)
     if values_file is not None:
         values.update(load_values_file(values_file))
     if sets:
-        values.update(coerce_set_values(list(sets), template))
+        values.update(
+            coerce_set_values(
+                list(sets), parameter_schema(template), secrets=secret_parameter_names(template)
+            )
+        )
     prompter = ClickPrompter() if interactive else None
     return collect_parameters(template, values=values, interactive=interactive, prompter=prompter)
 
@@ -118,32 +122,40 @@ def _finish_output(result: TaskResult, workspace: Path, output: Path, dry_run: b
     if not (workspace / ".git").exists():
         from scaffolder.git import init_and_commit
 
-        init_and_commit(workspace, branch="main", author_name="Scaffolder",
-                        author_email="scaffolder@localhost",
-                        message="Initial commit from scaffold new")
+        init_and_commit(
+            workspace,
+            branch="main",
+            author_name="Scaffolder",
+            author_email="scaffolder@localhost",
+            message="Initial commit from scaffold new",
+        )
     install_workspace(workspace, output)
 
 
-def _report(result: TaskResult, output: Path | None, state: TaskStateFile, as_json: bool,
-            color: bool | None) -> None:
+def _report(
+    result: TaskResult, output: Path | None, state: TaskStateFile, as_json: bool, color: bool | None
+) -> None:
     if as_json:
         data: dict[str, Any] = {
             "taskId": result.task_id,
             "status": result.status,
             "outputDir": str(output) if output else None,
             "output": result.output,
-            "steps": {step: {"status": status, "output": result.step_outputs.get(step, {})}
-                      for step, status in result.step_status.items()},
+            "steps": {
+                step: {"status": status, "output": result.step_outputs.get(step, {})}
+                for step, status in result.step_status.items()
+            },
         }
         if result.error is not None:
-            data["error"] = {"name": type(result.error).__name__,
-                             "message": result.error.message}
+            data["error"] = {"name": type(result.error).__name__, "message": result.error.message}
         echo_json(data)
         return
     if result.status == "completed":
         if output:
             click.echo(f"Created {output}", err=True)
         for link in result.output.get("links") or []:
+            if not link.get("url"):
+                continue
             click.echo(f"  {link.get('title', link.get('url', ''))}: {link.get('url', '')}")
         for text in result.output.get("text") or []:
             click.echo(f"\n{text.get('title', '')}\n{text.get('content', '')}")
@@ -151,40 +163,82 @@ def _report(result: TaskResult, output: Path | None, state: TaskStateFile, as_js
         click.echo(click.style(f"error: {result.error.message}", fg="red"), err=True, color=color)
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
-        click.echo(f"task {state.task_id} {result.status}; nothing was written. Resume it "
-                   f"with: scaffold new --resume {state.task_id}", err=True)
+        click.echo(
+            f"task {state.task_id} {result.status}; nothing was written. Resume it "
+            f"with: scaffold new --resume {state.task_id}",
+            err=True,
+        )
 
 
 @click.command("new", epilog=EXIT_CODES_HELP)
-@click.option("--template", "-t", "template_ref",
-              help="Built-in template name, folder, template.yaml or git URL "
-                   "(URL//subfolder?ref=REF).")
-@click.option("--values", "values_file", type=click.Path(path_type=Path),
-              help="YAML or JSON file of parameter values.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Set a parameter; converted to the type the template declares. Repeatable.")
-@click.option("--output", "-o", type=click.Path(path_type=Path),
-              help="Folder that receives the result [default: ./<name>].")
+@click.option(
+    "--template",
+    "-t",
+    "template_ref",
+    help="Built-in template name, folder, template.yaml or git URL (URL//subfolder?ref=REF).",
+)
+@click.option(
+    "--values",
+    "values_file",
+    type=click.Path(path_type=Path),
+    help="YAML or JSON file of parameter values.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a parameter; converted to the type the template declares. Repeatable.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="Folder that receives the result [default: ./<name>].",
+)
 @click.option("--force", is_flag=True, help="Write into a non-empty output folder.")
-@click.option("--no-input", is_flag=True,
-              help="Never prompt: fail listing every missing or invalid value.")
-@click.option("--dry-run", is_flag=True,
-              help="Run actions that support dry-run; skip the others. Nothing leaves the "
-                   "machine and no output is written.")
-@click.option("--resume", "resume_id", metavar="TASK_ID",
-              help="Rerun a failed task from its saved state; done side effects are not "
-                   "repeated.")
-@click.option("--simulate-pagerduty", is_flag=True,
-              help="Start a local PagerDuty simulator and use it instead of PagerDuty.")
-@click.option("--state-dir", type=click.Path(path_type=Path),
-              help="Where task state is kept for --resume [default: ~/.local/state/scaffolder].")
+@click.option(
+    "--no-input", is_flag=True, help="Never prompt: fail listing every missing or invalid value."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run actions that support dry-run; skip the others. Nothing leaves the "
+    "machine and no output is written.",
+)
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="TASK_ID",
+    help="Rerun a failed task from its saved state; done side effects are not repeated.",
+)
+@click.option(
+    "--simulate-pagerduty",
+    is_flag=True,
+    help="Start a local PagerDuty simulator and use it instead of PagerDuty.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    help="Where task state is kept for --resume [default: ~/.local/state/scaffolder].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_obj
 @handle_errors
-def new(state: CliState, template_ref: str | None, values_file: Path | None,
-        sets: tuple[str, ...], output: Path | None, force: bool, no_input: bool, dry_run: bool,
-        resume_id: str | None, simulate_pagerduty: bool, state_dir: Path | None,
-        as_json: bool) -> None:
+def new(
+    state: CliState,
+    template_ref: str | None,
+    values_file: Path | None,
+    sets: tuple[str, ...],
+    output: Path | None,
+    force: bool,
+    no_input: bool,
+    dry_run: bool,
+    resume_id: str | None,
+    simulate_pagerduty: bool,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
     """Create a component from a template."""
     state_dir = state_dir or default_state_dir()
     saved: dict[str, Any] = {}
@@ -197,10 +251,14 @@ def new(state: CliState, template_ref: str | None, values_file: Path | None,
         output = output or (Path(saved_spec["output"]) if saved_spec.get("output") else None)
         simulate_pagerduty = simulate_pagerduty or bool(saved_spec.get("simulatePagerduty"))
     if not template_ref:
-        raise InputError("missing --template", hint="try: scaffold new --template "
-                         "service-with-pagerduty (see 'scaffold templates list')")
+        raise InputError(
+            "missing --template",
+            hint="try: scaffold new --template "
+            "service-with-pagerduty (see 'scaffold templates list')",
+        )
 
     template = load_template(template_ref)
+    _check_actions(template)
     interactive = not no_input and sys.stdin.isatty()
     parameters = _collect_values(template, values_file, sets, saved, interactive)
     secret_names = secret_parameter_names(template)
@@ -209,8 +267,12 @@ def new(state: CliState, template_ref: str | None, values_file: Path | None,
     if not dry_run:
         check_output_dir(output, force=force)
 
-    spec_record = {"template": template_ref, "parameters": parameters, "output": str(output),
-                   "simulatePagerduty": simulate_pagerduty}
+    spec_record = {
+        "template": template_ref,
+        "parameters": parameters,
+        "output": str(output),
+        "simulatePagerduty": simulate_pagerduty,
+    }
     if task_state is None:
         task_state = TaskStateFile.create(state_dir, new_task_id(), spec_record)
     runtime = Runtime(config=state.load_config())
@@ -218,16 +280,25 @@ def new(state: CliState, template_ref: str | None, values_file: Path | None,
     result: TaskResult | None = None
     try:
         with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
-            spec = TaskSpec(template=template.document, parameters=parameters,
-                            template_dir=template.directory,
-                            user={"ref": f"user:default/{_login()}"})
+            spec = TaskSpec(
+                template=template.document,
+                parameters=parameters,
+                template_dir=template.directory,
+                user={"ref": f"user:default/{_login()}"},
+            )
             cancelled = threading.Event()
             printer = None if as_json and not state.verbose else _ProgressPrinter(state.color)
             result = _run_with_ctrl_c(
                 lambda: Runner(runtime=runtime).run(
-                    spec, task_id=task_state.task_id, workspace=workspace, secrets=secrets,
-                    dry_run=dry_run, cancelled=cancelled, checkpoints=task_state,
-                    on_event=printer),
+                    spec,
+                    task_id=task_state.task_id,
+                    workspace=workspace,
+                    secrets=secrets,
+                    dry_run=dry_run,
+                    cancelled=cancelled,
+                    checkpoints=task_state,
+                    on_event=printer,
+                ),
                 cancelled,
             )
             if result.status == "completed":
@@ -245,6 +316,18 @@ def new(state: CliState, template_ref: str | None, values_file: Path | None,
         sys.exit(130)
     if result.error is not None:
         sys.exit(result.error.exit_code if result.error.exit_code != 2 else 1)
+
+
+def _check_actions(template: Template) -> None:
+    """Reject unknown actions before anything runs (exit 2), not halfway through the task."""
+    registry = default_registry()
+    for step in template.steps:
+        try:
+            registry.get(str(step.get("action", "")))
+        except TemplateError as error:
+            step_id = step.get("id", "?")
+            raise TemplateError(f"template {template.name!r}, step {step_id}: {error.message}",
+                                template=template.name) from None
 
 
 def _login() -> str:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -239,6 +239,15 @@ def _parse(env: SandboxedEnvironment, source: str) -> nodes.Template:
     return env.parse(source)
 
 
+@lru_cache(maxsize=1024)
+def _compile(env: SandboxedEnvironment, source: str) -> tuple[Template, frozenset[str]]:
+    """Parse ``source`` once, returning the compiled template and the root names it reads."""
+    tree = env.parse(source)
+    roots = frozenset(meta.find_undeclared_variables(tree))
+    code = env.compile(tree)
+    return env.template_class.from_code(env, code, env.make_globals(None), None), roots
+
+
 def template_roots(text: str, env: SandboxedEnvironment | None = None) -> set[str]:
     """Return the root variable names ``text`` reads (``parameters``, ``steps``, ...)."""
     env = env or create_environment()
@@ -246,13 +255,13 @@ def template_roots(text: str, env: SandboxedEnvironment | None = None) -> set[st
 
 
 def _check_roots(
-    env: SandboxedEnvironment, source: str, context: Mapping[str, Any], origin: str, text: str
+    roots: Iterable[str],
+    env: SandboxedEnvironment,
+    context: Mapping[str, Any],
+    origin: str,
+    text: str,
 ) -> None:
-    unknown = {
-        name
-        for name in meta.find_undeclared_variables(_parse(env, source))
-        if name not in context and name not in env.globals
-    }
+    unknown = {name for name in roots if name not in context and name not in env.globals}
     if unknown:
         known = ", ".join(sorted(context))
         raise RenderError(
@@ -275,8 +284,9 @@ def render_text(
         return text
     source = _translate(text)
     try:
-        _check_roots(env, source, context, origin, text)
-        return env.from_string(source).render(context)
+        template, roots = _compile(env, source)
+        _check_roots(roots, env, context, origin, text)
+        return template.render(context)
     except RenderError:
         raise
     except TemplateSyntaxError as error:
@@ -294,7 +304,9 @@ def _render_expression(
     env = create_environment()
     source = _translate("${{" + expression + "}}")
     try:
-        _check_roots(env, source, context, origin, text)
+        _check_roots(
+            meta.find_undeclared_variables(_parse(env, source)), env, context, origin, text
+        )
         compiled = env.compile_expression(
             _translate_expression(expression), undefined_to_none=False
         )

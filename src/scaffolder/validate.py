@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -70,7 +70,7 @@ def _conditional_branches(schema: Mapping[str, Any]) -> Iterable[Mapping[str, An
 
 
 def check_template(
-    document: Mapping[str, Any], parameters: list[Mapping[str, Any]], registry: ActionRegistry
+    document: Mapping[str, Any], parameters: Sequence[Mapping[str, Any]], registry: ActionRegistry
 ) -> list[str]:
     """Return one line per problem found in the template's steps and output."""
     problems: list[str] = []

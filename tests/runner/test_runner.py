@@ -212,7 +212,8 @@ def test_output_is_rendered(tmp_path: Path) -> None:
     result, events = _run(
         [{"id": "one", "action": "test:echo", "input": {"text": "${{ parameters.name }}"}}],
         tmp_path,
-        output={"links": [{"title": "Repo", "url": "https://example.invalid/${{ steps.one.output.text }}"}]},
+        output={"links": [{"title": "Repo",
+                           "url": "https://example.invalid/${{ steps.one.output.text }}"}]},
     )
     assert result.output == {"links": [{"title": "Repo", "url": "https://example.invalid/svc"}]}
     assert events[-1].body["output"] == result.output

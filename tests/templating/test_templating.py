@@ -156,7 +156,7 @@ def test_dump_filter_is_json() -> None:
     ],
 )
 def test_sandbox_escape_is_blocked(text: str) -> None:
-    with pytest.raises(RenderError, match="blocked|unsafe"):
+    with pytest.raises(RenderError, match=r"blocked|unsafe"):
         render_string(text, CONTEXT, origin="step x, input.a")
 
 

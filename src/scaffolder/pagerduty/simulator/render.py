@@ -204,7 +204,8 @@ class Renderer:
             body["schedule"] = self.schedule_ref(oncall["schedule_id"])
         return body
 
-    def incident(self, incident: Record) -> JSON:
+    def incident(self, incident: Record, include: set[str] | None = None) -> JSON:
+        """Return the incident; ``include`` may hold ``assignees`` for full user objects."""
         service = self.state.services[incident["service_id"]]
         number = incident["incident_number"]
         incident_id = incident["id"]
@@ -223,7 +224,7 @@ class Renderer:
             **({"resolved_at": incident["resolved_at"]} if incident["resolved_at"] else {}),
             "service": self.service_ref(service["id"]),
             "escalation_policy": self.escalation_policy_ref(service["escalation_policy_id"]),
-            "assignments": [],
+            "assignments": self._assignments(incident, include or set()),
             "acknowledgements": [],
             "assigned_via": "escalation_policy",
             "teams": [],
@@ -231,6 +232,20 @@ class Renderer:
             "is_mergeable": True,
             "incident_type": {"name": "incident_default"},
         }
+
+    def _assignments(self, incident: Record, include: set[str]) -> list[JSON]:
+        # PagerDuty lists no assignments for a resolved incident.
+        if incident["status"] == "resolved":
+            return []
+        full = "assignees" in include
+        return [
+            {
+                "at": incident["created_at"],
+                "assignee": self.user(user_id) if full else self.user_ref(user_id),
+            }
+            for user_id in incident.get("assignee_ids", [])
+            if user_id in self.state.users
+        ]
 
     def change_event(self, event: Record) -> JSON:
         body: JSON = {

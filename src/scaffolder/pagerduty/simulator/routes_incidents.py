@@ -9,6 +9,7 @@ from scaffolder.pagerduty.simulator.protocol import (
     Call,
     Reply,
     Route,
+    includes,
     invalid_input,
     not_found,
     paginate,
@@ -27,7 +28,9 @@ def list_incidents(call: Call) -> Reply:
     # Sorting by the last field first and the first field last gives a multi-key sort.
     for field, descending in reversed(_sort_fields(request.arg("sort_by"))):
         incidents.sort(key=lambda incident: _sort_value(incident, field), reverse=descending)
-    return paginate(request, [call.render.incident(i) for i in incidents], "incidents")
+    include = includes(request)
+    rendered = [call.render.incident(i, include) for i in incidents]
+    return paginate(request, rendered, "incidents")
 
 
 def _incident_matches(call: Call, incident: Record) -> bool:
@@ -210,6 +213,9 @@ def _trigger(state: State, service_id: str, body: dict[str, Any]) -> str:
             "created_at": now,
             "resolved_at": None,
             "urgency": "low" if payload["severity"] in ("warning", "info") else "high",
+            "assignee_ids": state.first_level_user_ids(
+                state.services[service_id]["escalation_policy_id"]
+            ),
         }
         state.incidents[incident["id"]] = incident
     incident["title"] = str(payload["summary"])

@@ -15,7 +15,9 @@ by id or by name (users also by email), so a hand-written seed needs no ids at a
 
 Objects without an ``id`` get a generated one. Without an ``oncalls`` list, every user target
 of an escalation rule is on call at that rule's level, and so is the first member of each
-schedule target.
+schedule target. An incident without ``assignees`` is assigned to the users on call at the
+lowest level of its service's escalation policy. ``dependencies`` lists
+``{supporting_service, dependent_service}`` pairs of service names or ids.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ SEED_KEYS = (
     "incidents",
     "change_events",
     "standards",
+    "dependencies",
 )
 
 BACKSTAGE_VENDOR_ID = "PRO19CT"
@@ -207,6 +210,7 @@ def build_state(seed: Mapping[str, Any], ids: IdFactory) -> State:
         _add(state.incidents, item, ids, lambda raw: _incident(state, raw))
     state.change_events = [_change_event(state, item) for item in seed.get("change_events", [])]
     state.standards = [_standard(item) for item in seed.get("standards", DEFAULT_STANDARDS)]
+    state.dependencies = [_dependency(state, item) for item in seed.get("dependencies", [])]
     return state
 
 
@@ -414,6 +418,11 @@ def _incident(state: State, raw: Record) -> Record:
     service = resolve(state.services, raw.get("service"), "service")
     created_at = str(raw.get("created_at") or utc_now())
     status = str(raw.get("status", "triggered"))
+    assignees = raw.get("assignees")
+    if assignees is None:
+        assignee_ids = state.first_level_user_ids(service["escalation_policy_id"])
+    else:
+        assignee_ids = [resolve(state.users, ref, "user")["id"] for ref in assignees]
     return {
         "incident_number": state.next_incident_number(),
         "title": str(raw.get("title", "Seeded incident")),
@@ -424,6 +433,7 @@ def _incident(state: State, raw: Record) -> Record:
         "created_at": created_at,
         "updated_at": str(raw.get("updated_at") or created_at),
         "resolved_at": str(raw.get("resolved_at") or created_at) if status == "resolved" else None,
+        "assignee_ids": assignee_ids,
     }
 
 
@@ -450,4 +460,15 @@ def _standard(raw: Record) -> Record:
         "description": str(raw.get("description", "")),
         "active": bool(raw.get("active", True)),
         "resource_type": "technical_service",
+    }
+
+
+def _dependency(state: State, raw: Record) -> Record:
+    supporting = resolve(state.services, raw.get("supporting_service"), "service")
+    dependent = resolve(state.services, raw.get("dependent_service"), "service")
+    return {
+        "id": state.ids.token("dependency", 16).upper(),
+        "type": "service_dependency",
+        "supporting_service": {"id": supporting["id"], "type": "technical_service_reference"},
+        "dependent_service": {"id": dependent["id"], "type": "technical_service_reference"},
     }

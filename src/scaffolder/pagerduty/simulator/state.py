@@ -124,6 +124,18 @@ class State:
             s for s in self.services.values() if s["escalation_policy_id"] == escalation_policy_id
         ]
 
+    def first_level_user_ids(self, escalation_policy_id: str) -> list[str]:
+        """Return the users on call at the lowest level of a policy, each once, in seed order.
+
+        An incident that the policy routes is assigned to them, as PagerDuty assigns it.
+        """
+        levels = [o for o in self.oncalls if o["escalation_policy_id"] == escalation_policy_id]
+        if not levels:
+            return []
+        lowest = min(int(o["escalation_level"]) for o in levels)
+        user_ids = [str(o["user_id"]) for o in levels if o["escalation_level"] == lowest]
+        return list(dict.fromkeys(user_ids))
+
     def next_incident_number(self) -> int:
         return max((int(i["incident_number"]) for i in self.incidents.values()), default=0) + 1
 

@@ -1,0 +1,18 @@
+"""Shared fixtures for the whole suite."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _reset_scaffolder_logger() -> Iterator[None]:
+    """Undo the handler and level that a CLI invocation installs, so caplog sees every test."""
+    yield
+    logger = logging.getLogger("scaffolder")
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
