@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.conftest import run_cli, service_args, write_template
 
 from scaffolder.pagerduty.simulator import Simulator
-from tests.cli.conftest import run_cli, service_args, write_template
 
 
 def _new(tmp_path: Path, template: Path | str, *extra: str) -> Any:

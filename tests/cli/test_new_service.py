@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from tests.cli.conftest import run_cli, service_args
 
 from scaffolder.pagerduty.simulator import Simulator
-from tests.cli.conftest import run_cli, service_args
 
 
 def _catalog(output: Path) -> dict[str, object]:
