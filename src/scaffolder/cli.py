@@ -6,6 +6,7 @@ written); 130 cancelled with Ctrl-C.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -86,7 +87,44 @@ def _configure_logging(verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs.
+
+    ``scaffold --version`` then starts without loading Jinja2, jsonschema, httpx or FastAPI.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+LAZY_COMMANDS = {
+    "new": "scaffolder.cli_new:new",
+    "templates": "scaffolder.cli_templates:templates_group",
+    "actions": "scaffolder.cli_actions:actions_group",
+    "config": "scaffolder.cli_config:config_group",
+    "pagerduty": "scaffolder.cli_pagerduty:pagerduty_group",
+    "serve": "scaffolder.cli_serve:serve",
+    "catalog": "scaffolder.cli_catalog:catalog_group",
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=LAZY_COMMANDS,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="scaffold")
 @click.option(
     "--config", "config_paths", multiple=True, type=click.Path(path_type=Path),
@@ -103,27 +141,5 @@ def main(ctx: click.Context, config_paths: tuple[Path, ...], verbose: bool) -> N
         ctx.color = False
 
 
-def _register_commands() -> None:
-    from scaffolder.cli_actions import actions_group
-    from scaffolder.cli_new import new
-    from scaffolder.cli_templates import templates_group
-
-    main.add_command(new)
-    main.add_command(templates_group)
-    main.add_command(actions_group)
-    for module_name, attribute in (
-        ("scaffolder.cli_config", "config_group"),
-        ("scaffolder.cli_pagerduty", "pagerduty_group"),
-        ("scaffolder.cli_serve", "serve"),
-        ("scaffolder.cli_catalog", "catalog_group"),
-    ):
-        try:
-            module = __import__(module_name, fromlist=[attribute])
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        main.add_command(getattr(module, attribute))
-
-
-_register_commands()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m scaffolder``: the ``scaffold`` command."""
+
+from scaffolder.cli import main
+
+main()
