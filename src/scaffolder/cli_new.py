@@ -6,7 +6,7 @@ import contextlib
 import getpass
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +96,23 @@ def _collect_values(
     return collect_parameters(template, values=values, interactive=interactive, prompter=prompter)
 
 
-def _run_with_ctrl_c(run: Any, cancelled: threading.Event) -> TaskResult:
+def _run_with_ctrl_c(run: Callable[[], TaskResult], cancelled: threading.Event) -> TaskResult:
     """Run in a worker thread so Ctrl-C can cancel the task and wait for it to stop cleanly."""
     box: dict[str, TaskResult] = {}
-    worker = threading.Thread(target=lambda: box.setdefault("result", run()), daemon=True)
-    worker.start()
-    while worker.is_alive():
+    done = threading.Event()
+
+    def work() -> None:
         try:
-            worker.join(0.2)
+            box["result"] = run()
+        finally:
+            done.set()
+
+    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread
+    # reported as stopped while it still runs (CPython gh-90882).
+    threading.Thread(target=work, daemon=True).start()
+    while not done.is_set():
+        try:
+            done.wait(0.2)
         except KeyboardInterrupt:
             click.echo("cancelling: waiting for the current step to stop...", err=True)
             cancelled.set()

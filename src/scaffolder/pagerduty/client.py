@@ -49,6 +49,9 @@ REQUIRED_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/services/{id}/integrations/{integration_id}"): "services.read",
     ("GET", "/vendors"): "vendors.read",
     ("GET", "/vendors/{id}"): "vendors.read",
+    ("GET", "/service_dependencies/technical_services/{id}"): "services.read",
+    ("POST", "/service_dependencies/associate"): "services.write",
+    ("POST", "/service_dependencies/disassociate"): "services.write",
 }
 """OAuth scope of each operation the scaffolder uses, from the ``x-pd-requires-scope`` field of
 PagerDuty's REST API OpenAPI document."""
