@@ -35,7 +35,6 @@ APP_CONFIG_SCHEMA = "app-config.schema.json"
 CREDENTIAL_KEYS = frozenset({"apiToken", "clientSecret", "token", "tokens", "password", "secret"})
 """Keys whose string values (or lists of strings) are credentials, wherever they appear."""
 
-SECRET_SECTIONS = (("scaffolder", "auth"),)
 """Sections whose every string value is a credential."""
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -157,24 +156,27 @@ def register_credentials(config: Mapping[str, Any], redactor: Redactor = GLOBAL_
     for secret in _credential_values(config):
         redactor.add(secret)
 
-    for section_path in SECRET_SECTIONS:
-        section: Any = config
-        for name in section_path:
-            section = section.get(name) if isinstance(section, dict) else None
-        for secret in _string_leaves(section):
-            redactor.add(secret)
-
 
 def _credential_values(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
         for name, item in value.items():
-            if name in CREDENTIAL_KEYS:
+            if name in CREDENTIAL_KEYS and not _has_mapping(item):
                 yield from _string_leaves(item)
             else:
                 yield from _credential_values(item)
     elif isinstance(value, list):
         for item in value:
             yield from _credential_values(item)
+
+
+def _has_mapping(value: Any) -> bool:
+    """Tell whether ``value`` holds objects, such as ``tokens: [{token, principal}]``.
+
+    Only the credential keys inside such objects are secrets, not their other fields.
+    """
+    return isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(item, dict) for item in value)
+    )
 
 
 def _string_leaves(value: Any) -> Iterator[str]:

@@ -145,14 +145,17 @@ pagerDuty:
       oauth: {clientId: client-b, clientSecret: secret-bbbb-2222, subDomain: acme}
 scaffolder:
   auth:
-    tokens: [bridge-token-3333]
+    tokens:
+      - {token: bridge-token-3333, principal: "user:default/ci-bot"}
 """)
     redactor = Redactor()
 
     load_config([path], env={}, redactor=redactor)
 
-    text = redactor.redact("token-aaaa-1111 secret-bbbb-2222 bridge-token-3333 client-b")
-    assert text == "*** *** *** client-b"
+    text = redactor.redact(
+        "token-aaaa-1111 secret-bbbb-2222 bridge-token-3333 client-b user:default/ci-bot"
+    )
+    assert text == "*** *** *** client-b user:default/ci-bot"
 
 
 def test_credential_from_env_registered(tmp_path: Path) -> None:
