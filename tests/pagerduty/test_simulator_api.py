@@ -686,3 +686,14 @@ def test_state_reflects_requests(api: httpx.Client, sim: Simulator) -> None:
         assert sim.state.services[service["id"]]["name"] == "checkout"
         stored = sim.state.integrations[integration["id"]]
         assert stored["vendor_id"] == BACKSTAGE_VENDOR_ID
+
+
+def test_app_config_oauth_points_token_url_at_simulator() -> None:
+    from scaffolder.pagerduty import PagerDuty
+
+    with Simulator() as sim:
+        section = sim.app_config(oauth=True)
+        assert section["oauth"]["tokenUrl"] == sim.token_url
+        client = PagerDuty.from_config({"pagerDuty": section}).client()
+        assert client.account.oauth is not None
+        assert client.account.oauth.token_url == sim.token_url

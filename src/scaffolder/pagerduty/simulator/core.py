@@ -263,6 +263,7 @@ class Simulator:
                 "clientSecret": self.client_secret,
                 "subDomain": self.subdomain,
                 "region": self.region,
+                "tokenUrl": self.token_url,
             }
         else:
             section["apiToken"] = self.api_token
