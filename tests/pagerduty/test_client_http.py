@@ -354,3 +354,16 @@ def test_scope_table_matches_reference_spec() -> None:
     for (method, template), scope in REQUIRED_SCOPES.items():
         operation = spec["paths"][template][method.lower()]
         assert operation["x-pd-requires-scope"] == scope, (method, template)
+
+
+def test_read_only_client_allows_analytics_query(sim: Simulator) -> None:
+    from scaffolder.pagerduty import PagerDuty
+
+    section = {**sim.app_config(), "readOnly": True}
+    client = PagerDuty.from_config({"pagerDuty": section}).client()
+    body = {"filters": {"created_at_start": "2026-01-01T00:00:00Z",
+                        "created_at_end": "2026-02-01T00:00:00Z"}}
+    answer = client.post("/analytics/metrics/incidents/services", body, idempotent=True)
+    assert "data" in answer
+    with pytest.raises(PagerDutyError, match="read-only"):
+        client.post("/services", {"service": {"name": "x"}})

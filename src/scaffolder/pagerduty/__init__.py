@@ -79,6 +79,11 @@ class PagerDuty:
         return cls(settings, redactor=redactor, retry=retry)
 
     @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every client of this process uses."""
+        return self._retry
+
+    @property
     def configured(self) -> bool:
         return self._settings is not None
 

@@ -52,12 +52,23 @@ REQUIRED_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/service_dependencies/technical_services/{id}"): "services.read",
     ("POST", "/service_dependencies/associate"): "services.write",
     ("POST", "/service_dependencies/disassociate"): "services.write",
+    ("GET", "/oncalls"): "oncalls.read",
+    ("GET", "/incidents"): "incidents.read",
+    ("GET", "/services/{id}/change_events"): "services.read",
+    ("GET", "/standards/scores/{resource_type}/{id}"): "standards.read",
+    ("POST", "/analytics/metrics/incidents/services"): "analytics.write",
 }
 """OAuth scope of each operation the scaffolder uses, from the ``x-pd-requires-scope`` field of
 PagerDuty's REST API OpenAPI document."""
 
+READ_ONLY_POSTS = frozenset({"/analytics/metrics/incidents/services"})
+"""POST routes that only read (PagerDuty's analytics queries): allowed on a read-only account."""
+
 ALL_SCOPES = frozenset(REQUIRED_SCOPES.values())
-READ_SCOPES = frozenset(scope for scope in ALL_SCOPES if scope.endswith(".read"))
+# analytics.write is what PagerDuty requires for its analytics queries, which only read.
+READ_SCOPES = frozenset(
+    scope for scope in ALL_SCOPES if scope.endswith(".read") or scope == "analytics.write"
+)
 
 _SCOPE_IN_TEXT = re.compile(r"\b([a-z_]+\.(?:read|write))\b")
 _ROUTES = [
@@ -182,7 +193,7 @@ class PagerDutyClient:
         have been applied.
         """
         method = method.upper()
-        if self.read_only and method not in ("GET", "HEAD"):
+        if self.read_only and method not in ("GET", "HEAD") and path not in READ_ONLY_POSTS:
             raise PagerDutyError(
                 f"PagerDuty account {self.account.id!r} is read-only (pagerDuty.readOnly: true), "
                 f"so {method} {path} was not sent",
