@@ -1,5 +1,5 @@
 """``python -m scaffolder``: the ``scaffold`` command."""
 
-from scaffolder.cli import main
+from scaffolder.entry import main
 
 main()

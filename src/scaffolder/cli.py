@@ -100,6 +100,12 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from :data:`COMMAND_SUMMARIES`, so ``--help`` imports none."""
+        rows = [(name, COMMAND_SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
@@ -116,6 +122,16 @@ LAZY_COMMANDS = {
     "pagerduty": "scaffolder.cli_pagerduty:pagerduty_group",
     "serve": "scaffolder.cli_serve:serve",
     "catalog": "scaffolder.cli_catalog:catalog_group",
+}
+
+COMMAND_SUMMARIES = {
+    "actions": "List and describe the actions templates can use.",
+    "catalog": "Connect catalog-info.yaml entities with PagerDuty services.",
+    "config": "Check app-config files.",
+    "new": "Create a component from a template.",
+    "pagerduty": "Read a service's on-call, incidents and changes; trigger; simulate.",
+    "serve": "Serve Backstage's scaffolder REST API over HTTP.",
+    "templates": "List, show and validate templates.",
 }
 
 

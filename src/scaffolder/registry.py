@@ -28,6 +28,7 @@ from referencing.jsonschema import DRAFT202012 as _DRAFT
 
 from scaffolder.errors import ActionError, InputError, StepError, TemplateError
 from scaffolder.paths import actions_dir, schemas_dir
+from scaffolder.yamlfiles import safe_load
 
 logger = logging.getLogger("scaffolder.registry")
 
@@ -182,7 +183,7 @@ def _step_message(step_id: str, action_id: str, errors: list[str]) -> str:
 
 def load_manifest_file(path: Path) -> ActionManifest:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise InputError(f"action manifest {path}: invalid YAML: {error}") from None
     if not isinstance(data, Mapping):

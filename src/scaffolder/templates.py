@@ -40,6 +40,7 @@ from git.repo import Repo
 
 from scaffolder.errors import TemplateError
 from scaffolder.paths import schemas_dir, templates_dir
+from scaffolder.yamlfiles import safe_load
 
 __all__ = [
     "API_VERSION",
@@ -455,7 +456,7 @@ def _read_document(file: Path, label: str, source: str) -> Any:
         ) from None
 
     try:
-        return json_compatible(yaml.safe_load(text))
+        return json_compatible(safe_load(text))
     except yaml.YAMLError as error:
         raise TemplateError(
             f"template file {label!r} is not valid YAML: {_yaml_problem(error)}",

@@ -16,16 +16,19 @@ Unlike Backstage, a render error is never swallowed, an unknown root variable (a
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.sandbox import SandboxedEnvironment
 
 from scaffolder.errors import TaskError
@@ -239,13 +242,35 @@ def _parse(env: SandboxedEnvironment, source: str) -> nodes.Template:
     return env.parse(source)
 
 
+class _RootTrackingGenerator(CodeGenerator):
+    """Jinja's code generator, also recording the names a template reads but never sets.
+
+    It is what ``jinja2.meta.find_undeclared_variables`` records, collected during the one
+    code generation the template needs anyway instead of in a second pass.
+    """
+
+    def __init__(self, environment: SandboxedEnvironment) -> None:
+        super().__init__(environment, "<template>", "<template>", optimized=environment.optimized)
+        self.undeclared: set[str] = set()
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        for _, (action, name) in frame.symbols.loads.items():
+            if action == VAR_LOAD_RESOLVE and name is not None:
+                self.undeclared.add(name)
+
+
+# NOTE: compiled templates are kept for the life of the process (the bridge included), up to
+# this many distinct texts.
 @lru_cache(maxsize=1024)
 def _compile(env: SandboxedEnvironment, source: str) -> tuple[Template, frozenset[str]]:
     """Parse ``source`` once, returning the compiled template and the root names it reads."""
-    tree = env.parse(source)
-    roots = frozenset(meta.find_undeclared_variables(tree))
-    code = env.compile(tree)
-    return env.template_class.from_code(env, code, env.make_globals(None), None), roots
+    generator = _RootTrackingGenerator(env)
+    generator.visit(env.parse(source))
+    stream = cast(io.StringIO, generator.stream)
+    code = compile(stream.getvalue(), "<template>", "exec")
+    template = env.template_class.from_code(env, code, env.make_globals(None), None)
+    return template, frozenset(generator.undeclared)
 
 
 def template_roots(text: str, env: SandboxedEnvironment | None = None) -> set[str]:

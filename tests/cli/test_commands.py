@@ -79,3 +79,19 @@ def test_version_runs_in_fresh_process() -> None:
     result = subprocess.run([sys.executable, "-m", "scaffolder", "--version"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_help_summaries_match_commands() -> None:
+    from scaffolder.cli import COMMAND_SUMMARIES, LAZY_COMMANDS, main
+
+    assert set(COMMAND_SUMMARIES) == set(LAZY_COMMANDS)
+    for name in LAZY_COMMANDS:
+        command = main.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None
+        assert run_cli(name, "--help").exit_code == 0
+
+
+def test_version_fast_path_matches_click() -> None:
+    fast = subprocess.run([sys.executable, "-m", "scaffolder", "--version"],
+                          capture_output=True, text=True, check=True).stdout
+    assert fast == run_cli("--version").output

@@ -226,3 +226,21 @@ def test_mapping_keys_win_over_dict_methods() -> None:
 def test_length_of_list_and_string() -> None:
     assert render_string("${{ parameters.tags.length }}", CONTEXT, origin="t") == 2
     assert render_string("${{ parameters.name.length }}", CONTEXT, origin="t") == 7
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% set x = parameters.name %}${{ x }}",
+        "{% for tag in parameters.tags %}${{ tag }}{% endfor %}",
+        "{% for tag in parameters.tags %}${{ loop.index }}{% endfor %}",
+        "{% macro m(a) %}${{ a }}{% endmacro %}${{ m(parameters.name) }}",
+    ],
+)
+def test_locally_set_names_are_not_unknown(text: str) -> None:
+    assert render_text(text, CONTEXT, origin="t")
+
+
+def test_unknown_variable_inside_block_is_error() -> None:
+    with pytest.raises(RenderError, match="unknown variable 'nope'"):
+        render_text("{% if parameters.name %}${{ nope }}{% endif %}", CONTEXT, origin="t")
