@@ -27,6 +27,12 @@ def test_settings_defaults(tmp_path: Path) -> None:
     assert settings.heartbeat_seconds == 15
     assert settings.working_directory == tmp_path / ".scaffolder"
     assert settings.task_store_url == f"sqlite:///{tmp_path / '.scaffolder' / 'tasks.db'}"
+    assert [location.builtin_all for location in settings.templates] == [True]
+
+
+def test_settings_empty_template_list_serves_none(tmp_path: Path) -> None:
+    settings = load_settings({"scaffolder": {"templates": []}}, base_dir=tmp_path)
+    assert settings.templates == ()
 
 
 def test_settings_reject_unknown_key() -> None:

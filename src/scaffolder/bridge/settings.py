@@ -77,7 +77,7 @@ def load_settings(config: Mapping[str, Any], *, base_dir: Path | None = None) ->
     base = (base_dir or Path.cwd()).resolve()
     working_directory = base / str(section.get("workingDirectory", DEFAULT_WORKING_DIRECTORY))
     return BridgeSettings(
-        templates=tuple(_location(item, base) for item in section.get("templates") or []),
+        templates=_locations(section.get("templates"), base),
         tokens=tuple(
             TokenGrant(token=str(item["token"]), principal=str(item["principal"]))
             for item in (section.get("auth") or {}).get("tokens") or []
@@ -88,6 +88,13 @@ def load_settings(config: Mapping[str, Any], *, base_dir: Path | None = None) ->
         max_request_bytes=int(section.get("maxRequestBytes", DEFAULT_MAX_REQUEST_BYTES)),
         heartbeat_seconds=float(section.get("heartbeatSeconds", DEFAULT_HEARTBEAT_SECONDS)),
     )
+
+
+def _locations(items: Any, base: Path) -> tuple[TemplateLocation, ...]:
+    """Return the configured locations; with no ``templates`` key, the built-in templates."""
+    if items is None:
+        return (TemplateLocation(builtin_all=True),)
+    return tuple(_location(item, base) for item in items)
 
 
 def _location(item: Any, base: Path) -> TemplateLocation:
