@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -209,6 +210,14 @@ class SimulatorServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), SimulatorHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a request that failed; a client that hung up (a timeout test) is routine."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("simulator: client %s closed the connection: %s", client_address, error)
+            return
+        logger.exception("simulator: request from %s failed", client_address)
 
     def track(self, connection: socket.socket, *, add: bool) -> None:
         with self._connections_lock:
