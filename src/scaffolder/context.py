@@ -144,7 +144,7 @@ class ActionContext:
         full_key = f"{self.checkpoint_prefix}{self.step_id}:{key}"
         found, value = self.checkpoints.get_checkpoint(full_key)
         if found:
-            self.logger.debug("checkpoint %s found, not repeating it", key)
+            self.logger.info("%s was done by an earlier run of this task: not repeating it", key)
             return value  # type: ignore[no-any-return]
         result = fn()
         json.dumps(result)

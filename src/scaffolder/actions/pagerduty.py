@@ -41,13 +41,12 @@ def create_service(ctx: ActionContext) -> None:
         _pagerduty(ctx), spec, checkpoint=ctx.checkpoint, dry_run=ctx.dry_run, log=ctx.logger
     )
     verb = "created" if outputs["created"] else "reused"
-    ctx.logger.info(
-        "PagerDuty service %r %s on account %r (id %s)",
-        spec.name,
-        verb,
-        outputs["account"],
-        outputs["serviceId"],
-    )
+    if ctx.dry_run:
+        ctx.logger.info("dry run: PagerDuty service %r would be %s on account %r",
+                        spec.name, verb, outputs["account"])
+    else:
+        ctx.logger.info("PagerDuty service %r %s on account %r (id %s)",
+                        spec.name, verb, outputs["account"], outputs["serviceId"])
     _emit(ctx, outputs)
 
 
