@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -13,8 +14,8 @@ from typing import Any
 import click
 
 from scaffolder.cli import EXIT_CODES_HELP, CliState, echo_json, handle_errors
-from scaffolder.context import Event, Runtime
-from scaffolder.errors import InputError, ScaffolderError, TemplateError
+from scaffolder.context import CheckpointStore, Event, MemoryCheckpoints, Runtime
+from scaffolder.errors import InputError, TemplateError
 from scaffolder.output import check_output_dir, discard_workspace, install_workspace, make_workspace
 from scaffolder.parameters import (
     ClickPrompter,
@@ -24,6 +25,7 @@ from scaffolder.parameters import (
     parameter_schema,
     secret_parameter_names,
 )
+from scaffolder.preflight import check_before_run
 from scaffolder.registry import default_registry
 from scaffolder.runner import Runner, TaskResult, TaskSpec
 from scaffolder.taskstate import TaskStateFile, default_state_dir, new_task_id
@@ -72,8 +74,10 @@ def _pagerduty_simulator(enabled: bool, runtime: Runtime, color: bool | None) ->
             f"demo escalation policy id {simulator.demo_escalation_policy_id}"
         )
         click.echo(click.style(banner, fg="yellow"), err=True, color=color)
-        yield
-        runtime.close()
+        try:
+            yield
+        finally:
+            runtime.close()
 
 
 def _collect_values(
@@ -142,7 +146,8 @@ def _finish_output(result: TaskResult, workspace: Path, output: Path, dry_run: b
 
 
 def _report(
-    result: TaskResult, output: Path | None, state: TaskStateFile, as_json: bool, color: bool | None
+    result: TaskResult, output: Path | None, resume: str | None, as_json: bool,
+    color: bool | None,
 ) -> None:
     if as_json:
         data: dict[str, Any] = {
@@ -172,11 +177,10 @@ def _report(
         click.echo(click.style(f"error: {result.error.message}", fg="red"), err=True, color=color)
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
-        click.echo(
-            f"task {state.task_id} {result.status}; nothing was written. Resume it "
-            f"with: scaffold new --resume {state.task_id}",
-            err=True,
-        )
+        message = f"task {result.task_id} {result.status}; nothing was written."
+        if resume is not None:
+            message += f" Resume it with: {resume}"
+        click.echo(message, err=True)
 
 
 @click.command("new", epilog=EXIT_CODES_HELP)
@@ -231,6 +235,12 @@ def _report(
     type=click.Path(path_type=Path),
     help="Where task state is kept for --resume [default: ~/.local/state/scaffolder].",
 )
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Allow actions that run the template's own code outside the sandbox "
+    "(fetch:cookiecutter). Only for templates whose authors you trust.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_obj
 @handle_errors
@@ -246,19 +256,20 @@ def new(
     resume_id: str | None,
     simulate_pagerduty: bool,
     state_dir: Path | None,
+    trust: bool,
     as_json: bool,
 ) -> None:
     """Create a component from a template."""
-    state_dir = state_dir or default_state_dir()
     saved: dict[str, Any] = {}
     task_state: TaskStateFile | None = None
     if resume_id:
-        task_state = TaskStateFile.load(state_dir, resume_id)
+        task_state = _load_resumable(state_dir or default_state_dir(), resume_id, dry_run)
         saved_spec = task_state.spec
         template_ref = template_ref or saved_spec["template"]
         saved = dict(saved_spec.get("parameters") or {})
         output = output or (Path(saved_spec["output"]) if saved_spec.get("output") else None)
         simulate_pagerduty = simulate_pagerduty or bool(saved_spec.get("simulatePagerduty"))
+        trust = trust or bool(saved_spec.get("trust"))
     if not template_ref:
         raise InputError(
             "missing --template",
@@ -276,55 +287,85 @@ def new(
     if not dry_run:
         check_output_dir(output, force=force)
 
-    spec_record = {
-        "template": template_ref,
-        "parameters": parameters,
-        "output": str(output),
-        "simulatePagerduty": simulate_pagerduty,
-    }
-    if task_state is None:
-        task_state = TaskStateFile.create(state_dir, new_task_id(), spec_record)
-    runtime = Runtime(config=state.load_config())
-    workspace = make_workspace(output)
-    result: TaskResult | None = None
-    try:
-        with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
-            spec = TaskSpec(
-                template=template.document,
-                parameters=parameters,
-                template_dir=template.directory,
-                user={"ref": f"user:default/{_login()}"},
+    runtime = Runtime(config=state.load_config(), trust_templates=trust)
+    with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
+        check_before_run(template, default_registry(), runtime, dry_run=dry_run)
+        checkpoints: CheckpointStore = MemoryCheckpoints()
+        if not dry_run:
+            task_state = task_state or TaskStateFile.create(
+                state_dir or default_state_dir(), new_task_id(),
+                {"template": template_ref, "parameters": parameters, "output": str(output),
+                 "simulatePagerduty": simulate_pagerduty, "trust": trust},
             )
-            cancelled = threading.Event()
-            printer = None if as_json and not state.verbose else _ProgressPrinter(state.color)
-            result = _run_with_ctrl_c(
-                lambda: Runner(runtime=runtime).run(
-                    spec,
-                    task_id=task_state.task_id,
-                    workspace=workspace,
-                    secrets=secrets,
-                    dry_run=dry_run,
-                    cancelled=cancelled,
-                    checkpoints=task_state,
-                    on_event=printer,
-                ),
-                cancelled,
-            )
-            if result.status == "completed":
-                _finish_output(result, workspace, output, dry_run)
-    except ScaffolderError:
-        task_state.set_status("failed")
-        raise
-    finally:
-        runtime.close()
-        if result is None or result.status != "completed" or dry_run:
-            discard_workspace(workspace)
-    task_state.set_status(result.status)
-    _report(result, None if dry_run else output, task_state, as_json, state.color)
+            checkpoints = task_state
+        task_id = task_state.task_id if task_state else new_task_id()
+        spec = TaskSpec(template=template.document, parameters=parameters,
+                        template_dir=template.directory,
+                        user={"ref": f"user:default/{_login()}"})
+        printer = None if as_json and not state.verbose else _ProgressPrinter(state.color)
+        result = _run_into_output(runtime, spec, task_id, output, secrets, dry_run,
+                                  checkpoints, printer)
+    if task_state is not None:
+        task_state.set_status(result.status)
+    resume = _resume_command(task_state, state, state_dir) if task_state else None
+    _report(result, None if dry_run else output, resume, as_json, state.color)
     if result.status == "cancelled":
         sys.exit(130)
     if result.error is not None:
         sys.exit(result.error.exit_code if result.error.exit_code != 2 else 1)
+
+
+def _run_into_output(
+    runtime: Runtime,
+    spec: TaskSpec,
+    task_id: str,
+    output: Path,
+    secrets: dict[str, str],
+    dry_run: bool,
+    checkpoints: CheckpointStore,
+    printer: _ProgressPrinter | None,
+) -> TaskResult:
+    """Run the task in a workspace beside ``output``; move it there only if every step passed."""
+    workspace = make_workspace(output)
+    result: TaskResult | None = None
+    try:
+        cancelled = threading.Event()
+        result = _run_with_ctrl_c(
+            lambda: Runner(runtime=runtime).run(
+                spec, task_id=task_id, workspace=workspace, secrets=secrets, dry_run=dry_run,
+                cancelled=cancelled, checkpoints=checkpoints, on_event=printer,
+            ),
+            cancelled,
+        )
+        if result.status == "completed":
+            _finish_output(result, workspace, output, dry_run)
+        return result
+    finally:
+        runtime.close()
+        if result is None or result.status != "completed" or dry_run:
+            discard_workspace(workspace)
+
+
+def _load_resumable(state_dir: Path, task_id: str, dry_run: bool) -> TaskStateFile:
+    if dry_run:
+        raise InputError("--resume and --dry-run cannot be combined",
+                         hint="a dry run saves no state; run the dry run again instead")
+    task_state = TaskStateFile.load(state_dir, task_id)
+    if task_state.data.get("status") == "completed":
+        output = task_state.spec.get("output")
+        raise InputError(f"task {task_id!r} already completed; its result is in {output}",
+                         hint="start a new task with scaffold new")
+    return task_state
+
+
+def _resume_command(task_state: TaskStateFile, state: CliState, state_dir: Path | None) -> str:
+    words = ["scaffold"]
+    for path in state.config_paths:
+        words += ["--config", shlex.quote(str(path))]
+    words += ["new", "--resume", task_state.task_id]
+    if state_dir is not None:
+        words += ["--state-dir", shlex.quote(str(state_dir))]
+    return " ".join(words)
 
 
 def _check_actions(template: Template) -> None:

@@ -10,7 +10,7 @@ from scaffolder.cli import echo_json, handle_errors
 from scaffolder.errors import TemplateError
 from scaffolder.registry import default_registry
 from scaffolder.templates import Template, list_builtin_templates, load_template
-from scaffolder.validate import check_template
+from scaffolder.validate import check_template, untrusted_steps
 
 
 def _summary(template: Template) -> dict[str, Any]:
@@ -79,6 +79,7 @@ def validate_templates(template_refs: tuple[str, ...], as_json: bool) -> None:
     """
     refs = list(template_refs) or [template.name for template in list_builtin_templates()]
     report: dict[str, list[str]] = {}
+    needs_trust: dict[str, list[str]] = {}
     for ref in refs:
         try:
             template = load_template(ref)
@@ -86,12 +87,17 @@ def validate_templates(template_refs: tuple[str, ...], as_json: bool) -> None:
             report[ref] = [error.message]
             continue
         report[ref] = check_template(template.document, template.parameters, default_registry())
+        needs_trust[ref] = untrusted_steps(template.document, default_registry())
     if as_json:
-        echo_json({"valid": not any(report.values()), "templates": report})
+        echo_json({"valid": not any(report.values()), "templates": report,
+                   "needsTrust": {ref: steps for ref, steps in needs_trust.items() if steps}})
     else:
         for ref, problems in report.items():
             click.echo(f"{ref}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
             for problem in problems:
                 click.echo(f"  - {problem}")
+            for step in needs_trust.get(ref, []):
+                click.echo(f"  note: step {step} runs the template's code outside the sandbox; "
+                           "it needs scaffold new --trust")
     if any(report.values()):
         raise SystemExit(2)

@@ -81,6 +81,8 @@ class Runtime:
 
     config: dict[str, Any] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    trust_templates: bool = False
+    """Allow actions that run template-supplied code outside the sandbox."""
     _pagerduty: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

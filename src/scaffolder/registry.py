@@ -64,6 +64,8 @@ class ActionManifest:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     supports_dry_run: bool = False
+    requires_trust: bool = False
+    """The action runs template-supplied code outside the sandbox (``fetch:cookiecutter``)."""
     examples: list[dict[str, Any]] = field(default_factory=list)
     source: str = ""
 
@@ -79,6 +81,7 @@ class ActionManifest:
             input_schema=dict(data.get("input") or {"type": "object"}),
             output_schema=dict(data.get("output") or {"type": "object"}),
             supports_dry_run=bool(data.get("supportsDryRun", False)),
+            requires_trust=bool(data.get("requiresTrust", False)),
             examples=list(data.get("examples") or []),
             source=source,
         )

@@ -28,6 +28,7 @@ from scaffolder.errors import (
     ScaffolderError,
     StepError,
     TaskCancelled,
+    TemplateError,
 )
 from scaffolder.redact import GLOBAL_REDACTOR, Redactor
 from scaffolder.registry import ActionRegistry, default_registry, example_output
@@ -209,6 +210,8 @@ class Runner:
                              step_id=step_id, status="skipped")
                 return "skipped"
             manifest = self.registry.get(action_id)
+            if manifest.requires_trust and not self.runtime.trust_templates:
+                raise TemplateError(untrusted_message(step_id, action_id))
             if run.dry_run and not manifest.supports_dry_run:
                 run.steps[step_id] = {"output": example_output(manifest.output_schema)}
                 run.emit.log(f"Skipping step {step_id}: action {action_id} does not support "
@@ -292,6 +295,14 @@ class Runner:
         output = run.spec.template.get("spec", {}).get("output") or {}
         rendered = _render(output, run.context(with_secrets=False), "spec.output")
         return dict(rendered) if isinstance(rendered, dict) else {}
+
+
+def untrusted_message(step_id: str, action_id: str) -> str:
+    return (
+        f"step {step_id} uses {action_id}, which runs the template's code outside the sandbox; "
+        "it runs only for trusted templates: pass --trust to scaffold new, or set "
+        "scaffolder.trustTemplates: true for scaffold serve"
+    )
 
 
 class _ChainedRedactor(Redactor):

@@ -87,12 +87,47 @@ class _BackstageUndefined(ChainableUndefined):
     __slots__ = ()
 
 
+MAX_RESULT_LENGTH = 1_000_000
+"""Longest string or list an expression may build with ``*`` or ``+``."""
+MAX_EXPONENT = 1_000
+
+
+def _result_size(operator: str, left: Any, right: Any) -> int:
+    sequences = (str, list, tuple)
+    if operator == "*":
+        if isinstance(left, sequences) and isinstance(right, int):
+            return len(left) * right
+        if isinstance(right, sequences) and isinstance(left, int):
+            return len(right) * left
+        return 0
+    if isinstance(left, sequences) and isinstance(right, sequences):
+        return len(left) + len(right)
+    return 0
+
+
 class _Environment(SandboxedEnvironment):
     """Sandbox with JavaScript-like lookups that raises at once on unsafe attributes.
 
     ``obj.key`` on a mapping reads the key only (so a parameter called ``items`` is not the
     dict method), and ``.length`` of a list or string is its length, as in Nunjucks.
     """
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse arithmetic whose result would be huge (``'a' * 10**9``, ``9 ** 9 ** 9``)."""
+        if operator == "**" and isinstance(right, int) and isinstance(left, int) and (
+            abs(left) > 1 and right > MAX_EXPONENT
+        ):
+            raise SecurityError(f"exponent {right} is over the limit of {MAX_EXPONENT}")
+        if operator in ("*", "+"):
+            size = _result_size(operator, left, right)
+            if size > MAX_RESULT_LENGTH:
+                raise SecurityError(
+                    f"the result would be {size} items long, over the limit of "
+                    f"{MAX_RESULT_LENGTH}"
+                )
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):

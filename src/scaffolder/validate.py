@@ -166,3 +166,14 @@ def _without_required(schema: Mapping[str, Any]) -> dict[str, Any]:
             name: _without_required(sub) for name, sub in result["properties"].items()
         }
     return result
+
+
+def untrusted_steps(document: Mapping[str, Any], registry: ActionRegistry) -> list[str]:
+    """Return ``(step id, action)`` lines for steps whose action needs trusted templates."""
+    found = []
+    for index, step in enumerate((document.get("spec") or {}).get("steps") or []):
+        action_id = step.get("action")
+        known = isinstance(action_id, str) and action_id in registry
+        if known and registry.get(action_id).requires_trust:
+            found.append(f"{step.get('id') or f'step-{index + 1}'}: {action_id}")
+    return found

@@ -6,14 +6,25 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scaffolder.context import Runtime
 from scaffolder.runner import Runner, TaskResult, TaskSpec
 
 
-def run_step(tmp_path: Path, step_input: dict[str, Any]) -> TaskResult:
+def run_step(tmp_path: Path, step_input: dict[str, Any], *, trust: bool = True) -> TaskResult:
     steps = [{"id": "cc", "action": "fetch:cookiecutter", "input": step_input}]
     spec = TaskSpec(template={"spec": {"steps": steps}}, parameters={},
                     template_dir=tmp_path / "template")
-    return Runner().run(spec, task_id="task-1", workspace=tmp_path / "workspace")
+    runner = Runner(runtime=Runtime(trust_templates=trust))
+    return runner.run(spec, task_id="task-1", workspace=tmp_path / "workspace")
+
+
+def test_cookiecutter_refused_without_trust(tmp_path: Path) -> None:
+    make_template(tmp_path / "template")
+    result = run_step(tmp_path, {"url": "."}, trust=False)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "outside the sandbox" in result.error.message
+    assert not (tmp_path / "workspace").exists() or not any((tmp_path / "workspace").iterdir())
 
 
 def make_template(root: Path, *, hooks: bool = False) -> None:

@@ -95,3 +95,11 @@ def test_version_fast_path_matches_click() -> None:
     fast = subprocess.run([sys.executable, "-m", "scaffolder", "--version"],
                           capture_output=True, text=True, check=True).stdout
     assert fast == run_cli("--version").output
+
+
+def test_validate_notes_steps_needing_trust(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "cc", "action": "fetch:cookiecutter", "input": {"url": "./cc"}}])
+    result = run_cli("templates", "validate", str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["needsTrust"] == {str(folder): ["cc: fetch:cookiecutter"]}

@@ -69,7 +69,7 @@ def test_step_input_breaking_schema(tmp_path: Path) -> None:
     folder = write_template(tmp_path / "t", [
         {"id": "log", "action": "debug:log", "input": {"message": 42}}])
     result, output = _new(tmp_path, folder)
-    _assert_clean_failure(result, output, 1, "step log (debug:log)", "input.message",
+    _assert_clean_failure(result, output, 2, "step log (debug:log)", "input.message",
                           "not of type 'string'")
 
 
@@ -100,7 +100,7 @@ def test_jinja_syntax_error_in_step_names_step(tmp_path: Path) -> None:
     folder = write_template(tmp_path / "t", [
         {"id": "log", "action": "debug:log", "input": {"message": "${{ parameters.x | }}"}}])
     result, output = _new(tmp_path, folder)
-    _assert_clean_failure(result, output, 1, "step log", "input.message")
+    _assert_clean_failure(result, output, 2, "step log", "input.message")
 
 
 def test_sandbox_escape_is_blocked(tmp_path: Path) -> None:
@@ -186,7 +186,9 @@ def test_push_rejected_leaves_nothing(tmp_path: Path, simulator: Simulator, pd_c
                      "--no-input", "--state-dir", str(tmp_path / "state"), "--output",
                      str(output), *service_args(simulator, repoUrl=str(bare_remote)))
     assert result.exit_code == 1
-    assert "scaffold new --resume" in result.stderr
+    assert "scaffold --config" in result.stderr
+    assert "new --resume" in result.stderr
+    assert "--state-dir" in result.stderr
     assert not output.exists()
     refs = subprocess.run(["git", "-C", str(bare_remote), "show-ref"], capture_output=True,
                           text=True)
@@ -203,3 +205,78 @@ def test_resume_unknown_task(tmp_path: Path) -> None:
     result = run_cli("new", "--resume", "nope", "--state-dir", str(tmp_path / "state"))
     assert result.exit_code == 2
     assert "no saved task 'nope'" in result.stderr
+
+
+def test_step_referenced_before_it_runs(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "log", "action": "debug:log", "input": {"message": "${{ steps.later.output.x }}"}},
+        {"id": "later", "action": "debug:log", "input": {"message": "x"}}])
+    result, output = _new(tmp_path, folder)
+    _assert_clean_failure(result, output, 2, "step 'later' is referenced before it runs")
+
+
+def test_cookiecutter_needs_trust(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "cc", "action": "fetch:cookiecutter", "input": {"url": "./cc"}}])
+    (folder / "cc").mkdir()
+    (folder / "cc" / "a.txt").write_text("{{ cookiecutter.x }}", encoding="utf-8")
+    result, output = _new(tmp_path, folder)
+    _assert_clean_failure(result, output, 2, "outside the sandbox", "cc: fetch:cookiecutter")
+    assert "--trust" in result.stderr
+
+
+def test_cookiecutter_runs_with_trust(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "cc", "action": "fetch:cookiecutter",
+         "input": {"url": "./cc", "values": {"x": "hello"}}}])
+    (folder / "cc").mkdir()
+    (folder / "cc" / "a.txt").write_text("{{ cookiecutter.x }}", encoding="utf-8")
+    result, output = _new(tmp_path, folder, "--trust")
+    assert result.exit_code == 0, result.output
+    assert (output / "a.txt").read_text(encoding="utf-8") == "hello"
+
+
+def test_force_refuses_existing_repository(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "log", "action": "debug:log", "input": {"message": "hi"}}])
+    output = tmp_path / "out"
+    output.mkdir()
+    subprocess.run(["git", "init", "-q", str(output)], check=True)
+    (output / "mine.txt").write_text("mine", encoding="utf-8")
+    result = run_cli("new", "-t", str(folder), "--no-input", "--force", "--output",
+                     str(output), "--state-dir", str(tmp_path / "state"))
+    assert result.exit_code == 2
+    assert "holds a git repository" in result.stderr
+    assert sorted(path.name for path in output.iterdir()) == [".git", "mine.txt"]
+
+
+def test_output_inside_a_file(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "log", "action": "debug:log", "input": {"message": "hi"}}])
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = run_cli("new", "-t", str(folder), "--no-input", "--output",
+                     str(tmp_path / "afile" / "sub"), "--state-dir", str(tmp_path / "state"))
+    assert result.exit_code == 2
+    assert "is not a folder" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_pagerduty_template_without_config(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PAGERDUTY_TOKEN", "PD_CLIENT_ID", "PD_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    result, output = _new(tmp_path, "service-with-pagerduty", "--set", "name=pay",
+                          "--set", "description=d", "--set", "owner=platform",
+                          "--set", "escalationPolicyId=PX")
+    _assert_clean_failure(result, output, 2, "no PagerDuty account is configured")
+
+
+def test_dry_run_cannot_be_resumed(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "log", "action": "debug:log", "input": {"message": "hi"}}])
+    result, _ = _new(tmp_path, folder, "--dry-run")
+    assert result.exit_code == 0
+    assert not (tmp_path / "state").exists()
+    resumed = run_cli("new", "--resume", "x", "--dry-run")
+    assert resumed.exit_code == 2
+    assert "cannot be combined" in resumed.stderr

@@ -145,3 +145,45 @@ def test_no_color_has_no_escape_codes(tmp_path: Path, simulator: Simulator,
                      env={"NO_COLOR": "1"})
     assert result.exit_code == 0
     assert "\x1b[" not in result.output
+
+
+def test_resume_of_completed_task_is_refused(tmp_path: Path, simulator: Simulator,
+                                             pd_config: Path) -> None:
+    output = tmp_path / "payments"
+    first = run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty",
+                    "--no-input", "--json", "--state-dir", str(tmp_path / "state"),
+                    "--output", str(output), *service_args(simulator))
+    task_id = json.loads(first.stdout)["taskId"]
+    again = run_cli("--config", str(pd_config), "new", "--resume", task_id, "--state-dir",
+                    str(tmp_path / "state"))
+    assert again.exit_code == 2
+    assert "already completed" in again.stderr
+
+
+def test_existing_service_is_checked_and_annotated(tmp_path: Path, simulator: Simulator,
+                                                   pd_config: Path) -> None:
+    first = tmp_path / "first"
+    run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty", "--no-input",
+            "--state-dir", str(tmp_path / "state"), "--output", str(first),
+            *service_args(simulator))
+    created = _catalog(first)["metadata"]["annotations"]  # type: ignore[index]
+
+    second = tmp_path / "second"
+    result = run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty",
+                     "--no-input", "--state-dir", str(tmp_path / "state"), "--output",
+                     str(second), *service_args(simulator, name="payments-web",
+                                                serviceId=created["pagerduty.com/service-id"]))
+    assert result.exit_code == 0, result.output
+    assert _catalog(second)["metadata"]["annotations"] == created  # type: ignore[index]
+    assert simulator.counts.get("POST /services") == 1
+
+
+def test_existing_service_that_does_not_exist(tmp_path: Path, simulator: Simulator,
+                                              pd_config: Path) -> None:
+    output = tmp_path / "out"
+    result = run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty",
+                     "--no-input", "--state-dir", str(tmp_path / "state"), "--output",
+                     str(output), *service_args(simulator, serviceId="PNOTEXIST"))
+    assert result.exit_code == 1
+    assert "PNOTEXIST" in result.stderr
+    assert not output.exists()

@@ -177,16 +177,18 @@ def test_steps_render_create_annotate_publish() -> None:
     assert [(step["id"], step["action"]) for step in steps] == [
         ("fetch", "fetch:template"),
         ("pagerduty", "pagerduty:service:create"),
+        ("existing", "pagerduty:integration:create"),
         ("catalog", "fetch:template:file"),
         ("publish", "publish:git"),
     ]
     assert steps[0]["input"]["url"] == "./skeleton"
     assert steps[1]["if"] == "${{ not parameters.serviceId }}"
-    assert steps[2]["input"]["values"]["serviceId"] == (
+    assert steps[2]["if"] == "${{ parameters.serviceId }}"
+    assert steps[3]["input"]["values"]["serviceId"] == (
         "${{ steps.pagerduty.output.serviceId or parameters.serviceId }}"
     )
-    assert steps[3]["if"] == "${{ parameters.repoUrl }}"
-    assert steps[3]["input"]["remoteUrl"] == "${{ parameters.repoUrl }}"
+    assert steps[4]["if"] == "${{ parameters.repoUrl }}"
+    assert steps[4]["input"]["remoteUrl"] == "${{ parameters.repoUrl }}"
 
 
 def test_step_references_known_parameters() -> None:
@@ -201,7 +203,9 @@ def test_step_references_known_parameters() -> None:
 
 
 def test_skeleton_uses_passed_values() -> None:
-    passed = set(load_template()["spec"]["steps"][0]["input"]["values"])
+    steps = {step["id"]: step for step in load_template()["spec"]["steps"]}
+    passed = set(steps["catalog"]["input"]["values"])
+    assert set(steps["fetch"]["input"]["values"]) <= passed
     used: set[str] = set()
     for path in SKELETON_DIR.rglob("*"):
         used.update(re.findall(r"values\.(\w+)", str(path.relative_to(SKELETON_DIR))))

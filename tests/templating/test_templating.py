@@ -244,3 +244,19 @@ def test_locally_set_names_are_not_unknown(text: str) -> None:
 def test_unknown_variable_inside_block_is_error() -> None:
     with pytest.raises(RenderError, match="unknown variable 'nope'"):
         render_text("{% if parameters.name %}${{ nope }}{% endif %}", CONTEXT, origin="t")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["${{ 'a' * 100000000 }}", "${{ [1] * 100000000 }}", "${{ 9 ** 9999 }}",
+     "x ${{ 'ab' * 10000000 }}"],
+)
+def test_huge_results_are_refused(text: str) -> None:
+    with pytest.raises(RenderError, match="over the limit"):
+        render_string(text, CONTEXT, origin="t")
+
+
+def test_ordinary_arithmetic_still_works() -> None:
+    assert render_string("${{ 'ab' * 3 }}", CONTEXT, origin="t") == "ababab"
+    assert render_string("${{ 2 ** 10 + parameters.count }}", CONTEXT, origin="t") == 1027
+    assert render_string("${{ parameters.name + '-x' }}", CONTEXT, origin="t") == "billing-x"
