@@ -54,8 +54,15 @@ def echo_json(data: Any) -> None:
     click.echo(GLOBAL_REDACTOR.redact(json.dumps(data, indent=2, default=str)))
 
 
-def fail(error: ScaffolderError, *, verbose: bool) -> None:
-    """Print ``error: <message>`` (and the hint) to stderr and exit with the error's code."""
+def fail(error: ScaffolderError, *, verbose: bool, as_json: bool = False) -> None:
+    """Print ``error: <message>`` (and the hint) to stderr and exit with the error's code.
+
+    With ``as_json`` the error also goes to stdout as ``{"status": "error", "error": ...}``, so
+    a pipeline that parses the output always finds JSON.
+    """
+    if as_json:
+        echo_json({"status": "error", "error": {"name": type(error).__name__,
+                                                 "message": error.message, "hint": error.hint}})
     if verbose:
         click.echo(GLOBAL_REDACTOR.redact(traceback.format_exc()), err=True)
     click.echo(GLOBAL_REDACTOR.redact(f"error: {error.format_message()}"), err=True)
@@ -73,7 +80,8 @@ def handle_errors(function: F) -> F:
             return function(*args, **kwargs)
         except ScaffolderError as error:
             state = click.get_current_context().find_object(CliState)
-            fail(error, verbose=bool(state and state.verbose))
+            fail(error, verbose=bool(state and state.verbose),
+                 as_json=bool(kwargs.get("as_json")))
 
     return wrapper  # type: ignore[return-value]
 

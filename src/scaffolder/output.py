@@ -69,6 +69,10 @@ def install_workspace(workspace: Path, output: Path) -> None:
     if output.is_dir() and not any(output.iterdir()):
         output.rmdir()
     if not output.exists():
+        # mkdtemp made the workspace private (0700); the result gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        workspace.chmod(0o777 & ~umask)
         os.replace(workspace, output)
         return
     shutil.copytree(workspace, output, symlinks=True, dirs_exist_ok=True)

@@ -200,7 +200,8 @@ def _project_slug(value: str) -> str:
 
 
 def _dump(value: Any, indent: int | None = None) -> str:
-    return json.dumps(_plain(value), indent=indent)
+    """Return JSON like JavaScript's ``JSON.stringify``, which leaves non-ASCII text as it is."""
+    return json.dumps(_plain(value), indent=indent, ensure_ascii=False)
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -280,3 +281,22 @@ def test_dry_run_cannot_be_resumed(tmp_path: Path) -> None:
     resumed = run_cli("new", "--resume", "x", "--dry-run")
     assert resumed.exit_code == 2
     assert "cannot be combined" in resumed.stderr
+
+
+def test_json_error_goes_to_stdout(tmp_path: Path) -> None:
+    result, _ = _new(tmp_path, "service-with-pagerduty", "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["status"] == "error"
+    assert report["error"]["name"] == "ParameterError"
+    assert "escalationPolicyId" in report["error"]["message"]
+
+
+def test_output_folder_gets_usual_mode(tmp_path: Path) -> None:
+    folder = write_template(tmp_path / "t", [
+        {"id": "log", "action": "debug:log", "input": {"message": "hi"}}])
+    result, output = _new(tmp_path, folder)
+    assert result.exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert output.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -260,3 +260,10 @@ def test_ordinary_arithmetic_still_works() -> None:
     assert render_string("${{ 'ab' * 3 }}", CONTEXT, origin="t") == "ababab"
     assert render_string("${{ 2 ** 10 + parameters.count }}", CONTEXT, origin="t") == 1027
     assert render_string("${{ parameters.name + '-x' }}", CONTEXT, origin="t") == "billing-x"
+
+
+def test_dump_keeps_non_ascii_text() -> None:
+    context = {**CONTEXT, "parameters": {"d": "Zahlungsdienst für Kunden"}}
+    assert render_string("${{ parameters.d | dump }}", context, origin="t") == (
+        '"Zahlungsdienst für Kunden"'
+    )
