@@ -17,7 +17,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from scaffolder.catalog_files import CatalogFile
+from scaffolder.catalog_files import CatalogFile, InvalidYAMLError, read_text
 from scaffolder.errors import InputError
 
 logger = logging.getLogger("scaffolder.catalog")
@@ -27,13 +27,16 @@ __all__ = [
     "ANNOTATION_INTEGRATION_KEY",
     "ANNOTATION_SERVICE_ID",
     "DEFAULT_NAMESPACE",
+    "CatalogScan",
     "EntityDocument",
     "EntityRef",
+    "InvalidFile",
     "PagerDutyAnnotations",
     "find_entity",
     "load_entities",
     "pagerduty_annotations",
     "parse_entity_ref",
+    "scan_entities",
 ]
 
 DEFAULT_NAMESPACE = "default"
@@ -150,6 +153,26 @@ class EntityDocument:
         """Return ``path:line`` of the document, for messages."""
         return f"{self.path}:{self.line}"
 
+    def item_location(self, sequence: Any, index: int) -> str:
+        """Return ``path:line`` of item ``index`` of a sequence loaded from this document.
+
+        Falls back to the document's own line for a sequence without line information, such
+        as one built in code.
+        """
+        try:
+            line, _column = sequence.lc.item(index)
+        except (AttributeError, KeyError, TypeError):
+            return self.location()
+        return f"{self.path}:{self.line + line}"
+
+    def key_location(self, mapping: Any, key: str) -> str:
+        """Return ``path:line`` of ``key`` in a mapping loaded from this document."""
+        try:
+            line, _column = mapping.lc.key(key)
+        except (AttributeError, KeyError, TypeError):
+            return self.location()
+        return f"{self.path}:{self.line + line}"
+
 
 @dataclass(frozen=True)
 class PagerDutyAnnotations:
@@ -177,23 +200,67 @@ def pagerduty_annotations(entity: EntityDocument) -> PagerDutyAnnotations:
 # Finding entities
 
 
-def load_entities(paths: Iterable[Path]) -> list[EntityDocument]:
+@dataclass(frozen=True)
+class InvalidFile:
+    """A YAML file found in a folder that mentions ``backstage.io/`` but is not valid YAML."""
+
+    path: Path
+    line: int | None
+    problem: str
+
+    def location(self) -> str:
+        """Return ``path:line`` of the YAML error, or the path when the line is unknown."""
+        return f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+
+    def message(self) -> str:
+        return f"not valid YAML: {self.problem}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.location(), "message": self.message()}
+
+
+@dataclass
+class CatalogScan:
+    """The entities found under some paths, and the YAML files that could not be parsed."""
+
+    entities: list[EntityDocument] = field(default_factory=list)
+    invalid_files: list[InvalidFile] = field(default_factory=list)
+
+
+def scan_entities(paths: Iterable[Path]) -> CatalogScan:
     """Load the entities of files and folders, each file once, in a stable order.
 
     Folders are searched recursively for ``catalog-info.yaml``/``.yml`` and for other YAML
-    files whose documents look like Backstage entities. Documents that are not entities are
-    skipped. Raises :class:`InputError` for a missing path, an unreadable file, invalid YAML
-    in a file given by name or named ``catalog-info``, or an entity without a valid name.
+    files whose text contains ``backstage.io/`` and ``kind``. Documents that are not entities
+    are skipped. Such an other file that is not valid YAML is listed in ``invalid_files``.
+    Raises :class:`InputError` for a missing path, an unreadable file given by name, invalid
+    YAML in a file given by name or named ``catalog-info``, or an entity without a valid name.
     """
-    entities: list[EntityDocument] = []
+    scan = CatalogScan()
     seen: set[Path] = set()
     for path, explicit in _candidate_files(paths):
         resolved = path.resolve()
         if resolved in seen:
             continue
         seen.add(resolved)
-        entities.extend(_entities_of_file(path, explicit=explicit))
-    return entities
+        try:
+            scan.entities.extend(_entities_of_file(path, explicit=explicit))
+        except InvalidYAMLError as error:
+            if explicit:
+                raise
+            scan.invalid_files.append(InvalidFile(path, error.line, error.problem))
+    return scan
+
+
+def load_entities(paths: Iterable[Path]) -> list[EntityDocument]:
+    """Return the entities that :func:`scan_entities` finds, logging each invalid file.
+
+    Raises :class:`InputError` as :func:`scan_entities` does.
+    """
+    scan = scan_entities(paths)
+    for invalid in scan.invalid_files:
+        logger.warning("skipping %s: %s", invalid.location(), invalid.message())
+    return scan.entities
 
 
 def _candidate_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -222,17 +289,13 @@ def _walk(folder: Path) -> Iterator[Path]:
 def _entities_of_file(path: Path, *, explicit: bool) -> list[EntityDocument]:
     if not explicit:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            logger.warning("skipping unreadable YAML file %s", path)
-            return []
-        if "backstage.io/" not in text or "kind" not in text:
-            return []
-        try:
-            catalog_file = CatalogFile.parse(path, text)
+            text = read_text(path)
         except InputError as error:
             logger.warning("skipping %s: %s", path, error.message)
             return []
+        if "backstage.io/" not in text or "kind" not in text:
+            return []
+        catalog_file = CatalogFile.parse(path, text)
     else:
         catalog_file = CatalogFile.read(path)
 

@@ -3,7 +3,12 @@
 A file is split into its documents at ``---`` lines, and each document is loaded on its own.
 Only the documents that an edit touched are dumped again; every other byte of the file is
 written back as it was read. ruamel.yaml keeps the comments, key order, quotes and anchors of
-an edited document, and the dump uses the indentation detected in that document.
+an edited document, and the dump uses the indentation detected in that document. A dumped
+document gets the file's line ending (CRLF when the file contains one), and the file keeps
+its byte order mark and its missing final newline.
+
+NOTE: an edited document still loses what ruamel.yaml's round trip does not keep, e.g. a
+``null`` or ``~`` value is dumped as an empty value, without its anchor.
 """
 
 from __future__ import annotations
@@ -35,8 +40,27 @@ DEFAULT_INDENT = (2, 4, 2)
 """Mapping indent, sequence indent and dash offset when a document shows none: the layout of
 most Backstage catalog files (``tags:`` then ``    - python``)."""
 
+_BOM = "\ufeff"
 _SEPARATOR = re.compile(r"^---[ \t]*(#.*)?$")
 _BLOCK_KEY = re.compile(r"^[^#]*?:[ \t]*(#.*)?$")
+
+
+class InvalidYAMLError(InputError):
+    """A catalog file that is not valid YAML.
+
+    ``line`` is the 1-based line of the error in the file, or None when ruamel.yaml gives no
+    position; ``problem`` is ruamel.yaml's description of the error.
+    """
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        where = f" at line {line}" if line is not None else ""
+        super().__init__(
+            f"catalog file {str(path)!r} is not valid YAML{where}: {problem}",
+            hint="fix the YAML syntax, then run the command again",
+        )
+        self.path = path
+        self.line = line
+        self.problem = problem
 
 
 @dataclass
@@ -53,25 +77,32 @@ class Chunk:
 
 @dataclass
 class CatalogFile:
-    """The documents of one YAML file, loaded for round-trip editing."""
+    """The documents of one YAML file, loaded for round-trip editing.
+
+    ``text`` is the file's content exactly as read, byte order mark and CRLF line endings
+    included; ``newline`` is the line ending that dumped documents get.
+    """
 
     path: Path
     text: str
     chunks: list[Chunk] = field(default_factory=list)
+    bom: str = ""
+    newline: str = "\n"
 
     @classmethod
     def read(cls, path: Path) -> CatalogFile:
         """Read and parse ``path``; raise :class:`InputError` for unreadable or invalid YAML."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise InputError(f"cannot read catalog file {str(path)!r}: {reason}") from error
-        return cls.parse(path, text)
+        return cls.parse(path, read_text(path))
 
     @classmethod
     def parse(cls, path: Path, text: str) -> CatalogFile:
-        catalog_file = cls(path, text, split_documents(text))
+        """Parse ``text``, the exact content of ``path``.
+
+        Raises :class:`InvalidYAMLError` when a document is not valid YAML.
+        """
+        bom = _BOM if text.startswith(_BOM) else ""
+        newline = "\r\n" if "\r\n" in text else "\n"
+        catalog_file = cls(path, text, split_documents(text[len(bom) :]), bom, newline)
         for chunk in catalog_file.chunks:
             chunk.data = _load(chunk, path)
             chunk.indent = detect_indent(chunk.body)
@@ -85,15 +116,19 @@ class CatalogFile:
         return self.render() != self.text
 
     def render(self) -> str:
-        """Return the file's text with every changed document dumped again."""
-        parts: list[str] = []
+        """Return the text that :meth:`write` writes: every changed document dumped again."""
+        parts = [self.bom]
         for chunk in self.chunks:
             parts.append(chunk.separator)
-            parts.append(_dump(chunk) if chunk.changed else chunk.body)
+            parts.append(_dump(chunk, self.newline) if chunk.changed else chunk.body)
         return "".join(parts)
 
     def diff(self, label: str | None = None) -> str:
-        """Return a unified diff from the text as read to the rendered text ("" if equal)."""
+        """Return a unified diff from the text as read to the rendered text ("" if equal).
+
+        A line without a final newline is followed by ``\\ No newline at end of file``, as
+        ``diff`` and ``git diff`` print it.
+        """
         name = label or str(self.path)
         lines = difflib.unified_diff(
             self.text.splitlines(keepends=True),
@@ -101,7 +136,10 @@ class CatalogFile:
             fromfile=f"a/{name}",
             tofile=f"b/{name}",
         )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
+        )
 
     def write(self) -> bool:
         """Write the rendered text atomically when it differs; return whether it did."""
@@ -112,6 +150,18 @@ class CatalogFile:
         self.text = rendered
         self.chunks = CatalogFile.parse(self.path, rendered).chunks
         return True
+
+
+def read_text(path: Path) -> str:
+    """Return the content of ``path`` decoded as UTF-8, with its line endings unchanged.
+
+    Raises :class:`InputError` when the file cannot be read or is not UTF-8.
+    """
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"cannot read catalog file {str(path)!r}: {reason}") from error
 
 
 def split_documents(text: str) -> list[Chunk]:
@@ -140,25 +190,52 @@ def _yaml(indent: tuple[int, int, int] = DEFAULT_INDENT) -> YAML:
 
 
 def _load(chunk: Chunk, path: Path) -> Any:
+    # Comments loaded from CRLF text keep their "\r", so the text is loaded with LF endings
+    # and _dump puts the file's line ending back.
     try:
-        return _yaml().load(chunk.body)
+        data = _yaml().load(chunk.body.replace("\r\n", "\n"))
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = f" line {mark.line + chunk.first_line}" if mark is not None else ""
+        line = mark.line + chunk.first_line if mark is not None else None
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(
-            f"catalog file {str(path)!r} is not valid YAML at{line}: {problem}",
-            hint="fix the YAML syntax, then run the command again",
-        ) from error
+        raise InvalidYAMLError(path, line, problem) from error
+    keep_anchors(data)
+    return data
 
 
-def _dump(chunk: Chunk) -> str:
+def _dump(chunk: Chunk, newline: str) -> str:
     stream = io.StringIO()
     yaml = _yaml(chunk.indent)
     if chunk.body.lstrip().startswith("---"):
         yaml.explicit_start = True
     yaml.dump(chunk.data, stream)
-    return stream.getvalue()
+    text = stream.getvalue()
+    if not chunk.body.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]
+    return text.replace("\n", newline) if newline != "\n" else text
+
+
+def keep_anchors(node: Any) -> None:
+    """Mark every anchor under ``node`` to be dumped, whether an alias refers to it or not.
+
+    ruamel.yaml loads anchored scalars with ``always_dump`` set, but dumps the anchor of a
+    mapping, a sequence or a tagged scalar only when an alias refers to it.
+    """
+    pending = [node]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        anchor = getattr(current, "anchor", None) if hasattr(current, "yaml_set_anchor") else None
+        if anchor is not None and anchor.value is not None:
+            current.yaml_set_anchor(anchor.value, always_dump=True)
+        if isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
 
 
 def detect_indent(text: str) -> tuple[int, int, int]:

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import click
 
-from scaffolder.catalog import load_entities
+from scaffolder.catalog import InvalidFile, scan_entities
 from scaffolder.cli import CliState, echo_json, handle_errors
-from scaffolder.dependencies import STRATEGIES, SyncPlan, sync_dependencies
+from scaffolder.dependencies import STRATEGIES, Note, SyncPlan, sync_dependencies
 from scaffolder.errors import InputError
 from scaffolder.mapping import (
     DEFAULT_CONCURRENCY,
+    NOT_FOUND,
+    OUT_OF_SYNC,
     WOULD_UPDATE,
     AnnotateReport,
     EntityOutcome,
@@ -78,13 +80,14 @@ def annotate_command(
 
     An integration key gets its service id, a service id gets the key of its Backstage
     integration, and a service outside the default account gets pagerduty.com/account.
-    Exits 1 when an entity has a problem, or with --check when a file would change.
+    Exits 1 when an entity has a problem, when a YAML file found in a folder is not valid
+    YAML, or with --check when a file would change.
     """
-    entities = load_entities(paths)
+    scan = scan_entities(paths)
     with _pagerduty(state) as pd:
         report = annotate(
             pd,
-            entities,
+            scan.entities,
             create_integration=create_integration,
             check=check,
             concurrency=concurrency,
@@ -94,10 +97,12 @@ def annotate_command(
         catalog_file.diff(_relative(catalog_file.path)) for catalog_file in report.changed_files
     ]
     if as_json:
-        echo_json(_annotate_json(report, diffs))
+        echo_json(_annotate_json(report, diffs, scan.invalid_files))
     else:
-        _print_annotate(report, diffs)
-    if report.problems or (check and (report.changed_files or _would_update(report))):
+        _print_annotate(report, diffs, scan.invalid_files)
+    if report.problems or scan.invalid_files:
+        raise SystemExit(1)
+    if check and (report.changed_files or _would_update(report)):
         raise SystemExit(1)
 
 
@@ -105,17 +110,22 @@ def _would_update(report: AnnotateReport) -> bool:
     return any(outcome.status == WOULD_UPDATE for outcome in report.outcomes)
 
 
-def _annotate_json(report: AnnotateReport, diffs: list[str]) -> dict[str, object]:
+def _annotate_json(
+    report: AnnotateReport, diffs: list[str], invalid_files: list[InvalidFile]
+) -> dict[str, object]:
     return {
         "check": report.check,
         "summary": report.counts(),
         "entities": [outcome.to_dict() for outcome in report.outcomes],
         "files": [_relative(catalog_file.path) for catalog_file in report.changed_files],
+        "invalidFiles": [invalid.to_dict() for invalid in invalid_files],
         "diff": "".join(diffs) if report.check else None,
     }
 
 
-def _print_annotate(report: AnnotateReport, diffs: list[str]) -> None:
+def _print_annotate(
+    report: AnnotateReport, diffs: list[str], invalid_files: list[InvalidFile]
+) -> None:
     if report.check and diffs:
         click.echo("".join(diffs), nl=False)
     rows = [
@@ -127,9 +137,22 @@ def _print_annotate(report: AnnotateReport, diffs: list[str]) -> None:
         click.echo(_table(("ENTITY", "STATUS", "ACCOUNT", "DETAIL"), rows))
     summary = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
     verb = "would change" if report.check else "changed"
-    click.echo(f"{summary or 'no entities'}; {len(report.changed_files)} file(s) {verb}")
+    click.echo(
+        f"{summary or 'no entities'}; {len(report.changed_files)} file(s) {verb}"
+        + _invalid_summary(invalid_files)
+    )
     for outcome in report.problems:
         click.echo(f"problem: {outcome.entity} ({outcome.file}): {outcome.detail}", err=True)
+    _print_invalid(invalid_files)
+
+
+def _invalid_summary(invalid_files: list[InvalidFile]) -> str:
+    return f"; {len(invalid_files)} invalid YAML file(s)" if invalid_files else ""
+
+
+def _print_invalid(invalid_files: list[InvalidFile]) -> None:
+    for invalid in invalid_files:
+        click.echo(f"problem: {invalid.location()}: {invalid.message()}", err=True)
 
 
 def _added(outcome: EntityOutcome) -> str:
@@ -146,15 +169,30 @@ def mappings_command(state: CliState, path: Path, as_json: bool) -> None:
 
     Status is 'in sync', 'out of sync' (with what disagrees), 'not mapped' (no entity), or
     'not found' for an entity whose annotations point at no service.
+
+    Exits 1 when a row is 'out of sync' or 'not found', so CI can fail on drift, and 0 when
+    every row is 'in sync' or 'not mapped'. A YAML file found in PATH that is not valid YAML
+    is listed as a problem and does not change the exit code.
     """
-    entities = load_entities([path])
+    scan = scan_entities([path])
     with _pagerduty(state) as pd:
-        rows = mappings(pd, entities)
+        rows = mappings(pd, scan.entities)
     if as_json:
-        echo_json({"mappings": [row.to_dict() for row in rows], "summary": _row_counts(rows)})
-        return
-    click.echo(_table(("ACCOUNT", "SERVICE", "NAME", "ENTITY", "STATUS", "DETAIL"), _rows(rows)))
-    click.echo(", ".join(f"{count} {status}" for status, count in _row_counts(rows).items()))
+        echo_json(
+            {
+                "mappings": [row.to_dict() for row in rows],
+                "summary": _row_counts(rows),
+                "invalidFiles": [invalid.to_dict() for invalid in scan.invalid_files],
+            }
+        )
+    else:
+        header = ("ACCOUNT", "SERVICE", "NAME", "ENTITY", "STATUS", "DETAIL")
+        click.echo(_table(header, _rows(rows)))
+        counts = ", ".join(f"{count} {status}" for status, count in _row_counts(rows).items())
+        click.echo(counts + _invalid_summary(scan.invalid_files))
+        _print_invalid(scan.invalid_files)
+    if any(row.status in (OUT_OF_SYNC, NOT_FOUND) for row in rows):
+        raise SystemExit(1)
 
 
 def _rows(rows: list[MappingRow]) -> list[tuple[str, ...]]:
@@ -196,14 +234,22 @@ def sync_dependencies_command(
 ) -> None:
     """Sync spec.dependsOn of the entities under PATH with PagerDuty's service dependencies.
 
-    Exits 1 when a ref is malformed, an entity's annotations point at no service, or two
-    services in different accounts would depend on each other.
+    Exits 1 when a ref is malformed, an entity's annotations point at no service, two
+    services in different accounts would depend on each other, or a YAML file found in PATH
+    is not valid YAML.
     """
-    entities = load_entities([path])
-    if not entities:
-        raise InputError(f"no catalog entity found in {str(path)!r}")
+    scan = scan_entities([path])
+    if not scan.entities:
+        raise InputError(
+            f"no catalog entity found in {str(path)!r}",
+            hint=_invalid_hint(scan.invalid_files),
+        )
     with _pagerduty(state) as pd:
-        plan = sync_dependencies(pd, entities, strategy, dry_run=dry_run)
+        plan = sync_dependencies(pd, scan.entities, strategy, dry_run=dry_run)
+    plan.notes[:0] = [
+        Note(None, invalid.location(), invalid.message(), problem=True)
+        for invalid in scan.invalid_files
+    ]
     if as_json:
         echo_json(plan.to_dict())
     else:
@@ -227,6 +273,9 @@ def _print_plan(plan: SyncPlan) -> None:
             )
     for note in plan.notes:
         label = "problem" if note.problem else "note"
+        if note.entity is None:
+            click.echo(f"{label}: {note.file}: {note.message}", err=note.problem)
+            continue
         ref = f" {note.ref!r}" if note.ref is not None else ""
         click.echo(f"{label}: {note.entity}{ref} ({note.file}): {note.message}", err=note.problem)
     pd_changes = len(plan.pagerduty_add) + len(plan.pagerduty_remove)
@@ -244,6 +293,16 @@ def _edge_text(plan: SyncPlan, edge: tuple[str, str, str]) -> str:
     return (
         f"{dependent_label} ({dependent}) depends on {supporting_label} ({supporting}) "
         f"in account {account!r}"
+    )
+
+
+def _invalid_hint(invalid_files: list[InvalidFile]) -> str | None:
+    if not invalid_files:
+        return None
+    first = invalid_files[0]
+    return (
+        f"{len(invalid_files)} YAML file(s) in it are not valid YAML, e.g. "
+        f"{first.location()}: {first.problem}; fix them and run the command again"
     )
 
 

@@ -41,9 +41,13 @@ Edge = tuple[str, str, str]
 
 @dataclass
 class Note:
-    """Something reported beside the plan: a kept ref, a cross-account pair, a bad ref."""
+    """Something reported beside the plan: a kept ref, a cross-account pair, a bad ref.
 
-    entity: str
+    ``entity`` is None for a note about a whole file, such as a file that is not valid YAML.
+    ``file`` is ``path:line`` of what the note is about.
+    """
+
+    entity: str | None
     file: str
     message: str
     ref: str | None = None
@@ -118,6 +122,15 @@ class SyncPlan:
         }
 
 
+@dataclass(frozen=True)
+class _DependsOnItem:
+    """One item of an entity's ``dependsOn`` as written, its parsed ref, and its location."""
+
+    raw: Any
+    ref: EntityRef | None
+    location: str
+
+
 @dataclass
 class _Context:
     """The entities under the path, their services, and PagerDuty's current dependencies."""
@@ -126,7 +139,7 @@ class _Context:
     by_ref: dict[tuple[str, str, str], EntityDocument]
     services: dict[int, ServiceRecord]
     by_service: dict[tuple[str, str], EntityDocument]
-    desired: dict[int, list[tuple[Any, EntityRef | None]]]
+    desired: dict[int, list[_DependsOnItem]]
     notes: list[Note]
 
 
@@ -196,36 +209,32 @@ def _collect(directory: ServiceDirectory, entities: list[EntityDocument]) -> _Co
     return context
 
 
-def _parse_depends_on(
-    entity: EntityDocument, notes: list[Note]
-) -> list[tuple[Any, EntityRef | None]]:
+def _parse_depends_on(entity: EntityDocument, notes: list[Note]) -> list[_DependsOnItem]:
     spec = entity.data.get("spec")
     raw = spec.get("dependsOn") if isinstance(spec, dict) else None
     if raw is None:
         return []
     if not isinstance(raw, list):
-        notes.append(
-            Note(str(entity.ref), entity.location(), "spec.dependsOn is not a list", problem=True)
-        )
+        where = entity.key_location(spec, "dependsOn")
+        notes.append(Note(str(entity.ref), where, "spec.dependsOn is not a list", problem=True))
         return []
 
-    parsed: list[tuple[Any, EntityRef | None]] = []
-    for item in raw:
+    parsed: list[_DependsOnItem] = []
+    for index, item in enumerate(raw):
+        where = entity.item_location(raw, index)
         if not isinstance(item, str):
             message = f"dependsOn item {_plain(item)!r} is not a string: write it as an entity ref"
-            notes.append(Note(str(entity.ref), entity.location(), message, str(item), problem=True))
-            parsed.append((item, None))
+            notes.append(Note(str(entity.ref), where, message, str(item), problem=True))
+            parsed.append(_DependsOnItem(item, None, where))
             continue
         try:
             ref = parse_entity_ref(
                 item, default_kind="component", default_namespace=entity.ref.namespace
             )
         except InputError as error:
-            notes.append(
-                Note(str(entity.ref), entity.location(), error.message, str(item), problem=True)
-            )
+            notes.append(Note(str(entity.ref), where, error.message, str(item), problem=True))
             ref = None
-        parsed.append((item, ref))
+        parsed.append(_DependsOnItem(item, ref, where))
     return parsed
 
 
@@ -291,15 +300,15 @@ def _wanted_edges(context: _Context, notes: list[Note]) -> set[Edge]:
     wanted: set[Edge] = set()
     for entity in context.entities:
         service = context.services.get(id(entity))
-        for raw, ref in context.desired[id(entity)]:
-            if ref is None:
+        for item in context.desired[id(entity)]:
+            if item.ref is None:
                 continue
-            target = context.by_ref.get(ref.key)
+            target = context.by_ref.get(item.ref.key)
             target_service = context.services.get(id(target)) if target is not None else None
             if target is None or target_service is None:
                 reason = "no entity found" if target is None else "the entity has no service"
                 notes.append(
-                    Note(str(entity.ref), entity.location(), f"{reason}: ref kept", str(raw))
+                    Note(str(entity.ref), item.location, f"{reason}: ref kept", str(item.raw))
                 )
                 continue
             if service is None:
@@ -308,11 +317,11 @@ def _wanted_edges(context: _Context, notes: list[Note]) -> set[Edge]:
                 notes.append(
                     Note(
                         str(entity.ref),
-                        entity.location(),
+                        item.location,
                         f"service {service.id} (account {service.account!r}) cannot depend "
                         f"on service {target_service.id} (account {target_service.account!r}): "
                         "PagerDuty has no dependencies across accounts, so none is sent",
-                        str(raw),
+                        str(item.raw),
                         problem=True,
                     )
                 )
@@ -353,13 +362,13 @@ def _ref_text(target: EntityRef, source: EntityRef) -> str:
 def _refs_to_remove(context: _Context, entity: EntityDocument, current: set[Edge]) -> list[str]:
     service = context.services[id(entity)]
     removed = []
-    for raw, ref in context.desired[id(entity)]:
-        target = context.by_ref.get(ref.key) if ref is not None else None
+    for item in context.desired[id(entity)]:
+        target = context.by_ref.get(item.ref.key) if item.ref is not None else None
         target_service = context.services.get(id(target)) if target is not None else None
         if target_service is None or target_service.account != service.account:
             continue
         if (service.account, service.id, target_service.id) not in current:
-            removed.append(str(raw))
+            removed.append(str(item.raw))
     return removed
 
 

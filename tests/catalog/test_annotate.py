@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import yaml
@@ -307,3 +308,120 @@ def test_invalid_yaml_names_file(world: World, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "catalog-info.yaml" in result.stderr
     assert "Traceback" not in result.output
+
+
+ANCHORED_FILE = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: &meta
+  name: anchored
+  annotations: &ann
+    pagerduty.com/integration-key: '{key}'
+  tags: &tags []
+  labels: &used {{team: core}}
+spec: &s
+  type: &t service
+  owner: team-a
+  lifecycle: production
+  extra: *used
+"""
+
+
+def test_unreferenced_anchors_kept(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "catalog-info.yaml"
+    before = ANCHORED_FILE.format(key=KEY_PAY)
+    path.write_text(before)
+
+    result = world.run("catalog", "annotate", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert added_lines(before, path.read_text()) == ['    pagerduty.com/service-id: "PPAY001"']
+
+
+def test_crlf_file_keeps_crlf(world: World, tmp_path: Path) -> None:
+    path = write_entity(tmp_path, "pay", "")
+    text = component("payments", {"pagerduty.com/integration-key": KEY_PAY})
+    before = text.replace("\n", "\r\n").encode()
+    path.write_bytes(before)
+
+    result = world.run("catalog", "annotate", str(path))
+
+    assert result.exit_code == 0, result.output
+    old_lines = before.decode().splitlines(keepends=True)
+    new_lines = path.read_bytes().decode().splitlines(keepends=True)
+    diff = list(difflib.ndiff(old_lines, new_lines))
+    assert [line for line in diff if line.startswith("- ")] == []
+    assert [line[2:] for line in diff if line.startswith("+ ")] == [
+        '    pagerduty.com/service-id: "PPAY001"\r\n'
+    ]
+
+
+def test_bom_and_missing_newline_kept(world: World, tmp_path: Path) -> None:
+    path = write_entity(tmp_path, "pay", "")
+    text = component("payments", {"pagerduty.com/integration-key": KEY_PAY}).rstrip("\n")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+
+    result = world.run("catalog", "annotate", str(path))
+
+    assert result.exit_code == 0, result.output
+    after = path.read_bytes()
+    assert after.startswith(b"\xef\xbb\xbfapiVersion:")
+    assert after.endswith(b"lifecycle: production")
+    assert added_lines(text, after.decode("utf-8-sig")) == [
+        '    pagerduty.com/service-id: "PPAY001"'
+    ]
+
+
+def test_check_diff_matches_write(world: World, tmp_path: Path) -> None:
+    anchored = tmp_path / "anchored.yaml"
+    anchored.write_text(ANCHORED_FILE.format(key=KEY_PAY))
+    crlf = write_entity(tmp_path, "ledger", "")
+    text = component("ledger", {"pagerduty.com/service-id": "PLED001"})
+    crlf.write_bytes(text.replace("\n", "\r\n").encode())
+    before = {path: path.read_bytes() for path in (anchored, crlf)}
+
+    check = world.run("catalog", "annotate", "--check", str(anchored), str(crlf))
+    assert check.exit_code == 1, check.output
+    assert {path: path.read_bytes() for path in before} == before
+    assert world.run("catalog", "annotate", str(anchored), str(crlf)).exit_code == 0
+
+    for path, old in before.items():
+        new = path.read_bytes().decode()
+        name = os.path.relpath(path)
+        expected = "".join(
+            difflib.unified_diff(
+                old.decode().splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=f"a/{name}",
+                tofile=f"b/{name}",
+            )
+        )
+        assert expected.count("\n+") == 2
+        assert expected.encode() in check.stdout_bytes
+
+
+def test_broken_yaml_in_folder_fails(world: World, tmp_path: Path) -> None:
+    annotations = {"pagerduty.com/integration-key": KEY_PAY, "pagerduty.com/service-id": "PPAY001"}
+    write_entity(tmp_path, "pay", component("payments", annotations))
+    broken = tmp_path / "misc" / "broken.yaml"
+    broken.parent.mkdir()
+    broken.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [x\n")
+
+    for options in (["--check"], []):
+        result = world.run("catalog", "annotate", *options, str(tmp_path))
+
+        assert result.exit_code == 1, result.output
+        assert f"{broken}:5" in result.stderr
+        assert "not valid YAML" in result.stderr
+        assert "1 invalid YAML file(s)" in result.stdout
+
+
+def test_broken_yaml_in_json(world: World, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: [x\n")
+
+    code, body = world.run_json("catalog", "annotate", "--check", str(tmp_path))
+
+    assert code == 1
+    assert [item["file"] for item in body["invalidFiles"]] == [f"{broken}:4"]
+    assert "not valid YAML" in body["invalidFiles"][0]["message"]

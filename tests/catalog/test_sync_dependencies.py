@@ -170,3 +170,57 @@ def test_second_sync_no_writes(world: World, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert world.writes() == {"main": 0, "eu": 0, "spare": 0}
+
+
+def test_ref_notes_at_entry_line(world: World, tmp_path: Path) -> None:
+    path = catalog(tmp_path, ['"component:"', "ledger", "{kind: component}", "resource:db"])
+
+    code, plan = world.run_json(
+        "catalog", "sync-dependencies", str(tmp_path), "--strategy", "backstage", "--dry-run"
+    )
+
+    assert code == 1
+    files = {note["ref"]: note["file"] for note in plan["notes"]}
+    assert files["component:"] == f"{path}:12"
+    assert files["{'kind': 'component'}"] == f"{path}:14"
+    assert files["resource:db"] == f"{path}:15"
+
+
+def test_flow_ref_line_in_second_document(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "catalog-info.yaml"
+    document = component("payments", {"pagerduty.com/service-id": "PPAY001"})
+    path.write_text(
+        "# first document\nkind: Location\n---\n"
+        + document
+        + '  dependsOn: ["ledger",\n    "component:/bad//ref"]\n'
+    )
+
+    code, plan = world.run_json(
+        "catalog", "sync-dependencies", str(path), "--strategy", "backstage", "--dry-run"
+    )
+
+    assert code == 1
+    [problem] = [note for note in plan["notes"] if note["problem"]]
+    assert problem["ref"] == "component:/bad//ref"
+    assert problem["file"] == f"{path}:15"
+
+
+def test_broken_yaml_in_folder_fails(world: World, tmp_path: Path) -> None:
+    catalog(tmp_path, ["ledger"])
+    broken = tmp_path / "misc" / "broken.yaml"
+    broken.parent.mkdir()
+    broken.write_text("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [x\n")
+
+    result = world.run(
+        "catalog", "sync-dependencies", str(tmp_path), "--strategy", "backstage", "--dry-run"
+    )
+
+    assert result.exit_code == 1, result.output
+    assert f"problem: {broken}:5: not valid YAML" in result.stderr
+    code, plan = world.run_json(
+        "catalog", "sync-dependencies", str(tmp_path), "--strategy", "backstage", "--dry-run"
+    )
+    assert code == 1
+    [problem] = [note for note in plan["notes"] if note["problem"]]
+    assert problem["file"] == f"{broken}:5"
+    assert problem["entity"] is None
