@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_support import TOKEN, Server, event_types, process_server, write_config
+from bridge_support import (
+    TOKEN,
+    Server,
+    event_types,
+    process_server,
+    thread_server,
+    write_config,
+)
 
 from scaffolder.pagerduty.simulator import Simulator
 
 REQUEST_SECRET = "request-secret-value-7d41"
+DISK_SECRET = "ONLYINSECRETS-QWERTY-777"
 
 
 @pytest.fixture
@@ -106,3 +115,32 @@ def test_secrets_never_reach_responses_events_or_logs(
     for what, value in forbidden.items():
         assert value not in everything, f"the {what} leaked"
     assert "DEBUG" in log.read_text(errors="replace")
+
+
+def files_containing(folder: Path, needle: bytes) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                  if path.is_file() and needle in path.read_bytes())
+
+
+def test_finished_task_secret_is_erased_from_disk(
+    tmp_path: Path, fresh_sim: Simulator
+) -> None:
+    config = write_config(tmp_path, fresh_sim)
+    work = tmp_path / "work"
+    with thread_server(config) as server:
+        task_id = server.submit("pd-wait", {"name": "erased",
+                                            "escalationPolicyId":
+                                                fresh_sim.demo_escalation_policy_id},
+                                secrets={"apiKey": DISK_SECRET})
+        assert server.follow(task_id)[-1]["type"] == "completion"
+        # The worker erases the secret and the workspace just after it stores the completion
+        # event, so the client can see that event a moment before the files are clean.
+        deadline = time.monotonic() + 5
+        leftovers = files_containing(work, DISK_SECRET.encode())
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.05)
+            leftovers = files_containing(work, DISK_SECRET.encode())
+        names = sorted(path.name for path in work.iterdir())
+
+    assert "tasks.db" in names
+    assert leftovers == []

@@ -87,15 +87,22 @@ def test_finish_deletes_secrets(store: TaskStore) -> None:
 
 def test_cancel_open_task_is_immediate(store: TaskStore) -> None:
     task_id = _create(store)
-    assert store.request_cancel(task_id) == ("cancelled", True)
+    result = store.request_cancel(task_id, cancelled_event={"message": "cancelled"})
+    assert result == ("cancelled", True)
     assert store.claim_task("w") is None
+    events = store.list_events(task_id)
+    assert [(event.type, event.body) for event in events] == [
+        ("cancelled", {"message": "cancelled"})
+    ]
 
 
 def test_cancel_processing_task_sets_flag(store: TaskStore) -> None:
     task_id = _create(store)
     store.claim_task("w")
-    assert store.request_cancel(task_id) == ("processing", False)
+    result = store.request_cancel(task_id, cancelled_event={"message": "cancelled"})
+    assert result == ("processing", False)
     assert store.heartbeat([task_id]) == {task_id}
+    assert store.list_events(task_id) == []
 
 
 def test_reopen_only_from_given_statuses(store: TaskStore) -> None:
@@ -114,3 +121,33 @@ def test_checkpoints_round_trip(store: TaskStore) -> None:
     store.put_checkpoint(task_id, "step:key", {"id": "P2"})
     assert store.get_checkpoint(task_id, "step:key") == (True, {"id": "P2"})
     assert store.count_checkpoints(task_id) == 1
+
+
+def test_store_sets_secure_delete(store: TaskStore) -> None:
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def _files_containing(folder: Path, needle: bytes) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                  if path.is_file() and needle in path.read_bytes())
+
+
+def test_finished_task_secret_leaves_no_bytes(store: TaskStore, tmp_path: Path) -> None:
+    secret = "FINISHED-SECRET-9b1e0d"
+    task_id = _create(store, {"token": secret})
+    store.claim_task("w")
+    assert _files_containing(tmp_path, secret.encode()) != []
+
+    store.finish_task(task_id, "completed", final_event=("completion", {"output": {}}))
+
+    assert _files_containing(tmp_path, secret.encode()) == []
+
+
+def test_cancelled_task_secret_leaves_no_bytes(store: TaskStore, tmp_path: Path) -> None:
+    secret = "CANCELLED-SECRET-4c2a7f"
+    task_id = _create(store, {"token": secret})
+
+    store.request_cancel(task_id, cancelled_event={"message": "cancelled"})
+
+    assert _files_containing(tmp_path, secret.encode()) == []

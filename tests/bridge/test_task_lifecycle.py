@@ -132,3 +132,17 @@ def test_cancel_open_task_before_it_runs(server: Server, sim: Simulator) -> None
     for blocker in blockers:
         server.client.post(server.api(f"/v2/tasks/{blocker}/cancel"))
         server.follow(blocker)
+
+
+def test_long_poll_on_ended_task_returns_at_once(server: Server, sim: Simulator) -> None:
+    completed = server.submit("pd-wait", {"name": "poll-ended",
+                                          "escalationPolicyId": sim.demo_escalation_policy_id})
+    failed = server.submit("secret-policy", {"name": "poll-failed"},
+                           secrets={"escalationPolicyId": "PNOTREAL"})
+    for task_id in (completed, failed):
+        last = server.follow(task_id)[-1]["id"]
+        # The long poll lasts 30 s, so a client timeout of 5 s fails while it waits.
+        response = server.client.get(server.api(f"/v2/tasks/{task_id}/events"),
+                                     params={"after": last}, timeout=5)
+        assert response.status_code == 200, response.text
+        assert response.json() == []

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from scaffolder.bridge.store import StoredEvent, TaskStore
+from scaffolder.bridge.store import FINISHED_STATUSES, StoredEvent, TaskStore
 
 logger = logging.getLogger("scaffolder.bridge.events")
 
@@ -98,10 +98,16 @@ async def _wait(queue: asyncio.Queue[None], timeout: float) -> bool:
 async def wait_for_events(
     store: TaskStore, hub: EventHub, task_id: str, *, after: int, timeout: float
 ) -> list[StoredEvent]:
-    """Return the events after ``after`` as soon as there are any, or ``[]`` after ``timeout``."""
+    """Return the events after ``after`` as soon as there are any, or ``[]`` after ``timeout``.
+
+    A task that has ended gets ``[]`` at once when no event follows ``after``. Its status is
+    read before its events, and the store writes a final status together with its closing
+    event, so that event is never missed.
+    """
     async with hub.subscribe(task_id) as queue:
+        task = await run_in_threadpool(store.get_task, task_id)
         events = await run_in_threadpool(store.list_events, task_id, after=after)
-        if events:
+        if events or task is None or task.status in FINISHED_STATUSES:
             return events
         if await _wait(queue, timeout):
             return await run_in_threadpool(store.list_events, task_id, after=after)

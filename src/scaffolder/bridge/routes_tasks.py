@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -34,6 +35,18 @@ logger = logging.getLogger("scaffolder.bridge.tasks")
 
 LONG_POLL_SECONDS = 30.0
 MAX_PAGE_SIZE = 1000
+MAX_SQL_INTEGER = 2**63 - 1
+"""Largest signed 64-bit integer, the maximum of SQLite's INTEGER and PostgreSQL's BIGINT.
+
+Event ids and offsets above it would make the database driver raise, so requests with them get
+400.
+"""
+_EVENT_ID = re.compile(r"[0-9]+")
+
+EventIdQuery = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_SQL_INTEGER, description="Only events with a larger id are returned."),
+]
 
 router = APIRouter()
 
@@ -104,6 +117,19 @@ def _parse_order(order: list[str]) -> list[tuple[str, bool]]:
     return parsed or [("created_at", True)]
 
 
+def _parse_last_event_id(value: str) -> int:
+    """Parse the ``Last-Event-ID`` header: ASCII digits only, within the SQL INTEGER range."""
+    text = value.strip()
+    digits = text.lstrip("0") or "0"
+    # The length check keeps int() away from strings longer than Python's digit limit.
+    if (_EVENT_ID.fullmatch(text) is None or len(digits) > len(str(MAX_SQL_INTEGER))
+            or int(digits) > MAX_SQL_INTEGER):
+        raise HttpError(400, "InputError",
+                        f"invalid Last-Event-ID header {value!r}: send the id of the last event "
+                        f"received, an integer from 0 to {MAX_SQL_INTEGER}, or omit the header")
+    return int(digits)
+
+
 @router.post("/v2/tasks", status_code=201, response_model=TaskCreated,
              responses={400: {"model": ValidationErrors | ErrorResponse}})
 def create_task(
@@ -136,7 +162,7 @@ def list_tasks(
     status: Annotated[list[str] | None, Query()] = None,
     order: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=0, le=MAX_PAGE_SIZE)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)] = 0,
 ) -> Any:
     unknown = sorted(set(status or []) - set(TASK_STATUSES))
     if unknown:
@@ -160,11 +186,10 @@ def cancel_task(taskId: str, bridge: BridgeDep, principal: PrincipalDep) -> Any:
     if task.status in ("completed", "failed"):
         raise HttpError(409, "ConflictError",
                         f"task {taskId!r} has already ended with status {task.status!r}")
-    status, cancelled_now = bridge.store.request_cancel(taskId)
+    status, cancelled_now = bridge.store.request_cancel(taskId, cancelled_event={
+        "message": f"Run cancelled by {principal} before it started",
+    })
     if cancelled_now:
-        bridge.store.append_event(taskId, "cancelled", {
-            "message": f"Run cancelled by {principal} before it started",
-        })
         bridge.hub.publish(taskId)
     elif status == "processing":
         bridge.pool.cancel(taskId)
@@ -208,13 +233,18 @@ async def event_stream(
     request: Request,
     bridge: BridgeDep,
     _principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: EventIdQuery = None,
+    last_event_id: Annotated[str | None, Header(
+        alias="Last-Event-ID",
+        description="Id of the last event received. The stream starts after it, and this "
+                    "header takes precedence over `after`. A non-negative integer of at most "
+                    f"{MAX_SQL_INTEGER}. Any other value gets 400.",
+    )] = None,
 ) -> StreamingResponse:
     await run_in_threadpool(_load_task, bridge, taskId)
     start = after or 0
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        start = int(last_event_id.strip())
+    if last_event_id is not None:
+        start = _parse_last_event_id(last_event_id)
     stream = stream_events(bridge.store, bridge.hub, taskId, after=start,
                            heartbeat=bridge.settings.heartbeat_seconds)
     return StreamingResponse(
@@ -228,7 +258,7 @@ async def poll_events(
     taskId: str,
     bridge: BridgeDep,
     _principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: EventIdQuery = None,
 ) -> Any:
     await run_in_threadpool(_load_task, bridge, taskId)
     events = await wait_for_events(bridge.store, bridge.hub, taskId, after=after or 0,

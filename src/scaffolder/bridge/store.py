@@ -207,6 +207,28 @@ class TaskStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _erase_deleted_rows(self) -> None:
+        """Remove deleted rows (secrets) from the SQLite files, not only from the tables.
+
+        ``secure_delete`` zeroes the freed bytes in the pages the deletion writes, but the
+        older copies of those pages stay in the WAL file until a checkpoint. A TRUNCATE
+        checkpoint copies the zeroed pages into the database file and empties the WAL. It
+        waits for readers up to the busy timeout (30 s). On other databases it does nothing.
+        """
+        if not self.is_sqlite:
+            return
+        with self._write_lock, self.engine.connect() as connection:
+            busy, wal_frames, copied_frames = connection.exec_driver_sql(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).one()
+        if busy:
+            logger.warning(
+                "task store: WAL checkpoint did not finish because a reader was active "
+                "(%s of %s frames copied), so deleted secrets stay in the WAL file until the "
+                "next checkpoint",
+                copied_frames, wal_frames,
+            )
+
     # --- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> int:
@@ -330,28 +352,38 @@ class TaskStore:
             )
             return {row.id for row in rows}
 
-    def request_cancel(self, task_id: str) -> tuple[str | None, bool]:
+    def request_cancel(
+        self, task_id: str, *, cancelled_event: dict[str, Any]
+    ) -> tuple[str | None, bool]:
         """Cancel an ``open`` task at once, or flag a ``processing`` one for its worker.
 
-        Returns the task's status afterwards (``None`` when there is no such task) and whether
-        this call cancelled an open task.
+        An open task gets a ``cancelled`` event with body ``cancelled_event`` in the same
+        transaction as its status, and its secrets are deleted. Returns the task's status
+        afterwards (``None`` when there is no such task) and whether this call cancelled an
+        open task.
         """
         with self._write() as connection:
             cancelled = connection.execute(
                 update(tasks).where(tasks.c.id == task_id, tasks.c.status == "open")
                 .values(status="cancelled")
-            )
-            if cancelled.rowcount == 1:
+            ).rowcount == 1
+            if cancelled:
+                connection.execute(insert(task_events).values(
+                    task_id=task_id, event_type="cancelled", body=cancelled_event,
+                    created_at=utc_now(),
+                ))
                 connection.execute(delete(task_secrets).where(task_secrets.c.task_id == task_id))
-                return "cancelled", True
-            connection.execute(
-                update(tasks).where(tasks.c.id == task_id, tasks.c.status == "processing")
-                .values(cancel_requested=True)
-            )
+            else:
+                connection.execute(
+                    update(tasks).where(tasks.c.id == task_id, tasks.c.status == "processing")
+                    .values(cancel_requested=True)
+                )
             status = connection.execute(
                 select(tasks.c.status).where(tasks.c.id == task_id)
             ).scalar()
-        return (str(status) if status is not None else None), False
+        if cancelled:
+            self._erase_deleted_rows()
+        return (str(status) if status is not None else None), cancelled
 
     def finish_task(
         self,
@@ -374,6 +406,7 @@ class TaskStore:
                 .values(status=status, claimed_by=None, cancel_requested=False)
             )
             connection.execute(delete(task_secrets).where(task_secrets.c.task_id == task_id))
+        self._erase_deleted_rows()
 
     def reopen_task(
         self, task_id: str, *, from_statuses: Sequence[str], secrets: dict[str, str] | None
@@ -397,6 +430,8 @@ class TaskStore:
                     update(tasks).where(tasks.c.id == task_id)
                     .values(secret_names=sorted(secrets))
                 )
+        if secrets is not None:
+            self._erase_deleted_rows()
         return True
 
     def processing_task_ids(self, *, heartbeat_before: datetime | None = None) -> list[str]:
@@ -491,6 +526,8 @@ def _make_engine(url: str) -> Engine:
     def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Deleted rows (task secrets) are overwritten with zeros instead of left in free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
