@@ -264,3 +264,23 @@ def test_oversized_chunked_body_is_413(server: Server) -> None:
     response = server.client.post(server.api("/v2/tasks"), content=chunks(),
                                   headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+def test_dry_run_refuses_unsandboxed_cookiecutter(server: Server) -> None:
+    template = {
+        "apiVersion": "scaffolder.backstage.io/v1beta3",
+        "kind": "Template",
+        "metadata": {"name": "cc"},
+        "spec": {"type": "service", "steps": [
+            {"id": "cc", "action": "fetch:cookiecutter", "input": {"url": "./cc"}}]},
+    }
+    payload = b"{{ cycler.__init__.__globals__.os.getpid() }}"
+    files = [{"path": "cc/pid.txt", "base64Content": base64.b64encode(payload).decode()}]
+    response = server.client.post(server.api("/v2/dry-run"), json={
+        "template": template, "values": {}, "directoryContents": files,
+    })
+    text = response.text
+    assert "outside the sandbox" in text
+    produced = [item for item in response.json().get("directoryContents", [])
+                if item["path"].endswith("pid.txt")]
+    assert produced == []

@@ -62,7 +62,9 @@ class Bridge:
         catalog = TemplateCatalog.load(settings.templates,
                                        clone_dir=settings.working_directory / "templates")
         secrets = ActiveSecrets()
-        runner = Runner(default_registry(), Runtime(config=dict(config), redactor=secrets))
+        runtime = Runtime(config=dict(config), redactor=secrets,
+                          trust_templates=settings.trust_templates)
+        runner = Runner(default_registry(), runtime)
         hub = EventHub()
         pool = WorkerPool(
             store=store, hub=hub, catalog=catalog, runner=runner, secrets=secrets,

@@ -58,6 +58,7 @@ class BridgeSettings:
     working_directory: Path = Path(DEFAULT_WORKING_DIRECTORY)
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    trust_templates: bool = False
 
     @property
     def task_store_url(self) -> str:
@@ -87,6 +88,7 @@ def load_settings(config: Mapping[str, Any], *, base_dir: Path | None = None) ->
         working_directory=working_directory,
         max_request_bytes=int(section.get("maxRequestBytes", DEFAULT_MAX_REQUEST_BYTES)),
         heartbeat_seconds=float(section.get("heartbeatSeconds", DEFAULT_HEARTBEAT_SECONDS)),
+        trust_templates=bool(section.get("trustTemplates", False)),
     )
 
 
