@@ -275,9 +275,11 @@ class WorkerPool:
                           "message": f"internal error of the bridge: {type(error).__name__}"},
             })
         finally:
+            # The workspace goes first: a client that sees the final status or event must not
+            # find the task's files still there.
+            shutil.rmtree(workspace, ignore_errors=True)
             self.store.finish_task(task.id, status, final_event=recorder.final)
             self.secrets.remove_task(task.id)
-            shutil.rmtree(workspace, ignore_errors=True)
             with self._running_lock:
                 self._running.pop(task.id, None)
             self.hub.publish(task.id)
