@@ -294,7 +294,8 @@ def new(
         if not dry_run:
             task_state = task_state or TaskStateFile.create(
                 state_dir or default_state_dir(), new_task_id(),
-                {"template": template_ref, "parameters": parameters, "output": str(output),
+                {"template": template_ref, "parameters": _without_credentials(parameters),
+                 "output": str(output),
                  "simulatePagerduty": simulate_pagerduty, "trust": trust},
             )
             checkpoints = task_state
@@ -309,6 +310,8 @@ def new(
         task_state.set_status(result.status)
     resume = _resume_command(task_state, state, state_dir) if task_state else None
     _report(result, None if dry_run else output, resume, as_json, state.color)
+    if simulate_pagerduty and not as_json:
+        click.echo("PagerDuty was simulated: nothing reached PagerDuty.", err=True)
     if result.status == "cancelled":
         sys.exit(130)
     if result.error is not None:
@@ -344,6 +347,17 @@ def _run_into_output(
         runtime.close()
         if result is None or result.status != "completed" or dry_run:
             discard_workspace(workspace)
+
+
+def _without_credentials(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Return the parameters to save for --resume, with credentials removed from URLs.
+
+    A resumed task that needs them gets them again from --set or --values.
+    """
+    from scaffolder.git import redact_url
+
+    return {name: redact_url(value) if isinstance(value, str) else value
+            for name, value in parameters.items()}
 
 
 def _load_resumable(state_dir: Path, task_id: str, dry_run: bool) -> TaskStateFile:

@@ -187,3 +187,19 @@ def test_existing_service_that_does_not_exist(tmp_path: Path, simulator: Simulat
     assert result.exit_code == 1
     assert "PNOTEXIST" in result.stderr
     assert not output.exists()
+
+
+def test_saved_task_holds_no_url_credentials(tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "template.yaml").write_text(
+        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\n"
+        "spec:\n  type: service\n  parameters: {properties: {repoUrl: {type: string}}}\n"
+        "  steps: [{id: log, action: debug:log, input: {message: hi}}]\n", encoding="utf-8")
+    result = run_cli("new", "-t", str(folder), "--no-input", "--output", str(tmp_path / "out"),
+                     "--state-dir", str(tmp_path / "state"),
+                     "--set", "repoUrl=https://bot:hunter2-secret@git.example.com/r.git")
+    assert result.exit_code == 0, result.output
+    saved = "".join(path.read_text() for path in (tmp_path / "state").rglob("*.json"))
+    assert "hunter2-secret" not in saved
+    assert "git.example.com/r.git" in saved
