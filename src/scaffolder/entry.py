@@ -18,6 +18,18 @@ def main() -> None:
         sys.stdout.write(f"scaffold, version {__version__}\n")
         return
 
+    import click
+
     from scaffolder.cli import main as cli_main
 
-    cli_main()
+    # Click's standalone mode turns a Ctrl-C outside a running task (while prompting, or a
+    # second Ctrl-C during cleanup) into "Aborted!" and exit 1; the documented code is 130.
+    try:
+        code = cli_main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,3 +36,25 @@ def test_ctrl_c_cancels_and_writes_nothing(tmp_path: Path) -> None:
     assert "cancelled" in rest
     assert not output.exists()
     assert list(tmp_path.glob(".out.scaffold-*")) == []
+
+
+def test_ctrl_c_at_prompt_exits_130(tmp_path: Path) -> None:
+    import pty
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: scaffold new, prompting on the pseudo-terminal
+        os.execv(sys.executable, [sys.executable, "-m", "scaffolder", "new", "-t",
+                                  "service-with-pagerduty", "--output", str(tmp_path / "out"),
+                                  "--state-dir", str(tmp_path / "state")])
+    screen = b""
+    deadline = time.monotonic() + 15
+    while b"Name" not in screen and time.monotonic() < deadline:
+        screen += os.read(fd, 1024)
+    os.kill(pid, signal.SIGINT)
+    with contextlib.suppress(OSError):
+        while os.read(fd, 1024):
+            pass
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert not (tmp_path / "out").exists()
