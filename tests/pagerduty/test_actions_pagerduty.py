@@ -470,3 +470,53 @@ def test_credentials_absent_from_logs_outputs_errors(
     text = caplog.text + json.dumps(outputs) + caught.value.message + str(caught.value.hint)
     assert sim.client_secret not in text
     assert "pdus+_" not in text
+
+
+def test_concurrent_same_name_creates_once(sim: Simulator) -> None:
+    pd = pagerduty(token_section(sim))
+    inputs = {"name": "racer", "escalationPolicyId": sim.demo_escalation_policy_id}
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            results.append(run(pd, "pagerduty:service:create", dict(inputs)))
+        except BaseException as error:  # collected for the assertions below
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sim.counts.get("POST /services") == 1
+    assert sim.counts.get("POST /services/{id}/integrations") == 1
+    assert len({result["serviceId"] for result in results}) == 1
+    assert len({result["integrationKey"] for result in results}) == 1
+    assert sum(1 for result in results if result["created"]) == 1
+
+
+def test_name_taken_by_another_process_is_reused(sim: Simulator) -> None:
+    pd = pagerduty(token_section(sim))
+    sim.inject("POST /services", "slow", times=1, delay=0.5)
+    inputs = {"name": "contested", "escalationPolicyId": sim.demo_escalation_policy_id}
+    box: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: box.setdefault("out", run(pd, "pagerduty:service:create", inputs)))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while sim.counts.get("POST /services", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    other = pagerduty(token_section(sim)).client()
+    rival = other.post("/services", {"service": {
+        "name": "contested", "type": "service",
+        "escalation_policy": {"id": sim.demo_escalation_policy_id,
+                              "type": "escalation_policy_reference"}}})
+    worker.join(10)
+
+    assert box["out"]["serviceId"] == rival["service"]["id"]
+    assert box["out"]["created"] is False
+    services = [s for s in sim.state.services.values() if s["name"] == "contested"]
+    assert len(services) == 1

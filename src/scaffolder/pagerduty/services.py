@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -118,6 +119,24 @@ def create_service(
     Returns the action's outputs: ``serviceId``, ``serviceUrl``, ``integrationKey``,
     ``account`` and ``created`` (true only when this task created the service).
     """
+    # Tasks of one process that create the same name take turns, so the second finds the
+    # first's service and integration instead of racing it to a duplicate integration.
+    with _name_lock(spec.name):
+        return _create_service_locked(pd, spec, checkpoint=checkpoint, dry_run=dry_run, log=log)
+
+
+_NAME_LOCKS: dict[str, threading.Lock] = {}
+_NAME_LOCKS_GUARD = threading.Lock()
+
+
+def _name_lock(name: str) -> threading.Lock:
+    with _NAME_LOCKS_GUARD:
+        return _NAME_LOCKS.setdefault(name.casefold(), threading.Lock())
+
+
+def _create_service_locked(
+    pd: PagerDuty, spec: ServiceSpec, *, checkpoint: Checkpoint[Any], dry_run: bool, log: Log
+) -> dict[str, Any]:
     fresh: list[bool] = []
 
     def make_service() -> dict[str, Any]:
@@ -185,7 +204,23 @@ def ensure_service(pd: PagerDuty, spec: ServiceSpec, *, dry_run: bool, log: Log)
             created = again
         else:
             return _reuse_service(again, spec, account)
+    except PagerDutyError as exc:
+        if not _name_taken(exc):
+            raise
+        # Another process created the name between the lookup and the create.
+        log.warning("PagerDuty says the name %r is taken; looking the service up", spec.name)
+        again = find_service_by_name(client, spec.name)
+        if again is None:
+            raise
+        return _reuse_service(again, spec, account)
     return _service_summary(created, account=account.id, created=True)
+
+
+def _name_taken(error: PagerDutyError) -> bool:
+    """Tell whether PagerDuty refused a create because the service name exists."""
+    if isinstance(error, PagerDutyUncertainWrite) or error.status != 400:
+        return False
+    return any("already been taken" in text for text in [*error.errors, error.message])
 
 
 def _post_service(
