@@ -8,6 +8,7 @@ retried once. Each write runs inside a checkpoint, so a resumed task never repea
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -125,13 +126,15 @@ def create_service(
         return _create_service_locked(pd, spec, checkpoint=checkpoint, dry_run=dry_run, log=log)
 
 
-_NAME_LOCKS: dict[str, threading.Lock] = {}
-_NAME_LOCKS_GUARD = threading.Lock()
+# A fixed set of locks picked by the name's hash: the same name always takes the same lock,
+# and memory stays bounded in a long-running bridge. Two names may share a lock, which only
+# makes them take turns.
+_NAME_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def _name_lock(name: str) -> threading.Lock:
-    with _NAME_LOCKS_GUARD:
-        return _NAME_LOCKS.setdefault(name.casefold(), threading.Lock())
+    digest = hashlib.blake2b(name.casefold().encode(), digest_size=4).digest()
+    return _NAME_LOCKS[int.from_bytes(digest, "big") % len(_NAME_LOCKS)]
 
 
 def _create_service_locked(
