@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,6 +154,23 @@ def _open_pagerduty() -> PagerDuty:
     return PagerDuty.from_config(config)
 
 
+@contextlib.contextmanager
+def _found_service(
+    path: Path | None,
+    entity: str | None,
+    service_id: str | None,
+    integration_key: str | None,
+    account: str | None,
+) -> Iterator[tuple[PagerDuty, FoundService]]:
+    """Open the configured accounts and find the service the options name."""
+    target = _target(path, entity, service_id, integration_key, account)
+    pd = _open_pagerduty()
+    try:
+        yield pd, find_service(pd, target)
+    finally:
+        pd.close()
+
+
 def _describe(found: FoundService) -> str:
     name = found.service.get("name") or found.id
     return f"PagerDuty service {name} ({found.id}) on account {found.account.id!r}"
@@ -190,12 +208,8 @@ def service_command(
     as_json: bool,
 ) -> None:
     """Show the PagerDuty service of an entity (PATH: a catalog-info.yaml or a folder)."""
-    target = _target(path, entity, service_id, integration_key, account)
-    pd = _open_pagerduty()
-    try:
-        summary = find_service(pd, target).summary()
-    finally:
-        pd.close()
+    with _found_service(path, entity, service_id, integration_key, account) as (_, found):
+        summary = found.summary()
     if as_json:
         echo_json(summary)
         return
@@ -225,15 +239,10 @@ def oncall_command(
     as_json: bool,
 ) -> None:
     """List who is on call now for a service, at the first escalation level."""
-    target = _target(path, entity, service_id, integration_key, account)
-    pd = _open_pagerduty()
-    try:
-        found = find_service(pd, target)
+    with _found_service(path, entity, service_id, integration_key, account) as (pd, found):
         policy = found.escalation_policy_id
         client = pd.client(found.account.id)
         oncalls = pd_reads.lowest_level_oncalls(client, [policy] if policy else [])
-    finally:
-        pd.close()
     users = [pd_reads.oncall_summary(oncall) for oncall in oncalls]
     if as_json:
         echo_json(users)
@@ -258,13 +267,8 @@ def incidents_command(
     as_json: bool,
 ) -> None:
     """List the triggered and acknowledged incidents of a service, newest first."""
-    target = _target(path, entity, service_id, integration_key, account)
-    pd = _open_pagerduty()
-    try:
-        found = find_service(pd, target)
+    with _found_service(path, entity, service_id, integration_key, account) as (pd, found):
         incidents = pd_reads.list_open_incidents(pd.client(found.account.id), found.id)
-    finally:
-        pd.close()
     summaries = [pd_reads.incident_summary(incident) for incident in incidents]
     if as_json:
         echo_json(summaries)
@@ -307,13 +311,8 @@ def changes_command(
     limit: int,
 ) -> None:
     """List the recent change events of a service, newest first."""
-    target = _target(path, entity, service_id, integration_key, account)
-    pd = _open_pagerduty()
-    try:
-        found = find_service(pd, target)
+    with _found_service(path, entity, service_id, integration_key, account) as (pd, found):
         events = pd_reads.list_change_events(pd.client(found.account.id), found.id, limit)
-    finally:
-        pd.close()
     summaries = [pd_reads.change_event_summary(event) for event in events]
     if as_json:
         echo_json(summaries)
