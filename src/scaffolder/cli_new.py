@@ -209,7 +209,8 @@ def _report(
     type=click.Path(path_type=Path),
     help="Folder that receives the result [default: ./<name>].",
 )
-@click.option("--force", is_flag=True, help="Write into a non-empty output folder.")
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty output folder (never one with a git repository).")
 @click.option(
     "--no-input", is_flag=True, help="Never prompt: fail listing every missing or invalid value."
 )

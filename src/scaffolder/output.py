@@ -13,7 +13,7 @@ from scaffolder.errors import OutputDirError
 def check_output_dir(path: Path, *, force: bool) -> None:
     """Raise unless ``path`` is missing, an empty folder, or ``force`` is set.
 
-    A folder that holds a git repository is refused even with ``force``: the result would
+    A folder that contains a git repository is refused even with ``force``: the result would
     replace the repository's history with a new first commit.
     """
     try:
@@ -37,7 +37,7 @@ def _check_output_dir(path: Path, *, force: bool) -> None:
         return
     if (path / ".git").exists():
         raise OutputDirError(
-            f"output folder {str(path)!r} holds a git repository",
+            f"output folder {str(path)!r} contains a git repository",
             hint="choose another --output; scaffold new writes a new repository and would "
             "replace its history",
         )

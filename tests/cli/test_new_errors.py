@@ -247,7 +247,7 @@ def test_force_refuses_existing_repository(tmp_path: Path) -> None:
     result = run_cli("new", "-t", str(folder), "--no-input", "--force", "--output",
                      str(output), "--state-dir", str(tmp_path / "state"))
     assert result.exit_code == 2
-    assert "holds a git repository" in result.stderr
+    assert "contains a git repository" in result.stderr
     assert sorted(path.name for path in output.iterdir()) == [".git", "mine.txt"]
 
 
