@@ -6,7 +6,7 @@ has nothing to change) and reports the PagerDuty requests each account received,
 time, and the writes of the second run. Prints a table and JSON, and writes a markdown section
 to /tmp/annotate-bench-results.md.
 
-    /work/venv/bin/python benchmarks/annotate_bench.py [--entities N] [--services N]
+    python benchmarks/annotate_bench.py [--entities N] [--services N]
 """
 
 from __future__ import annotations

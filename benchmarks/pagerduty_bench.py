@@ -7,7 +7,7 @@ against local PagerDuty simulators on 127.0.0.1. Request counts come from each s
 checked against the wait the 429 asked for. Prints a table and JSON, and writes a markdown
 section to /tmp/pagerduty-bench-results.md.
 
-    /work/venv/bin/python benchmarks/pagerduty_bench.py [--services N] [--probability P]
+    python benchmarks/pagerduty_bench.py [--services N] [--probability P]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from scaffolder.registry import default_registry
 from scaffolder.runner import Runner, TaskResult, TaskSpec
 
 RESULTS = Path("/tmp/pagerduty-bench-results.md")
-COMMAND = "/work/venv/bin/python benchmarks/pagerduty_bench.py"
+COMMAND = "python benchmarks/pagerduty_bench.py"
 ACTION = "pagerduty:service:create"
 SINGLE_CREATE_LIMIT = 4
 WRITE_METHODS = ("POST", "PUT", "DELETE")

@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's virtual environment:
 
-    /work/venv/bin/python benchmarks/render_bench.py [--repeats 5] [--markdown FILE] [--profile]
+    python benchmarks/render_bench.py [--repeats 5] [--markdown FILE] [--profile]
 
 The script generates the workload in a temporary folder, the same on every run. It has 1,000
 files (990 text files with five placeholders each, 10 binary files of 16 KiB) in 110 folders,
@@ -924,7 +924,7 @@ def markdown_report(results: dict[str, Any], checks: list[Check]) -> str:
         "Command, from the repository root:",
         "",
         "```",
-        "/work/venv/bin/python benchmarks/render_bench.py",
+        "python benchmarks/render_bench.py",
         "```",
         "",
         f"Machine: {describe_machine(results['machine'])}.",
