@@ -9,6 +9,13 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep task files of ``scaffold new`` out of the real home folder."""
+    monkeypatch.setenv("SCAFFOLDER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def _reset_scaffolder_logger() -> Iterator[None]:
     """Undo the handler and level that a CLI invocation installs, so caplog sees every test."""
     yield

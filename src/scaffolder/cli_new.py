@@ -25,7 +25,7 @@ from scaffolder.parameters import (
     parameter_schema,
     secret_parameter_names,
 )
-from scaffolder.preflight import check_before_run
+from scaffolder.preflight import check_before_run, check_publish_targets
 from scaffolder.registry import default_registry
 from scaffolder.runner import Runner, TaskResult, TaskSpec
 from scaffolder.taskstate import TaskStateFile, default_state_dir, new_task_id
@@ -177,9 +177,10 @@ def _report(
         click.echo(click.style(f"error: {result.error.message}", fg="red"), err=True, color=color)
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
-        message = f"task {result.task_id} {result.status}; nothing was written."
+        message = f"task {result.task_id} {result.status}; the output folder was not written."
         if resume is not None:
-            message += f" Resume it with: {resume}"
+            message += (" Finished side effects (such as a PagerDuty service) are saved and "
+                        f"will not be repeated: resume with {resume}")
         click.echo(message, err=True)
 
 
@@ -291,6 +292,9 @@ def new(
     runtime = Runtime(config=state.load_config(), trust_templates=trust)
     with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
         check_before_run(template, default_registry(), runtime, dry_run=dry_run)
+        if task_state is None:
+            # A resumed task may have pushed already; its step knows how to tell.
+            check_publish_targets(template, default_registry(), parameters)
         checkpoints: CheckpointStore = MemoryCheckpoints()
         if not dry_run:
             task_state = task_state or TaskStateFile.create(

@@ -193,6 +193,7 @@ def _string_leaves(value: Any) -> Iterator[str]:
 def validate_config(config: Mapping[str, Any], *, sources: list[str] | None = None) -> None:
     """Check ``config`` against the app-config schema and the PagerDuty account rules."""
     where = ", ".join(repr(source) for source in sources) if sources else "the configuration"
+    _check_section_names(config, where)
     validator = _validator()
     errors = sorted(validator.iter_errors(config), key=lambda error: list(error.absolute_path))
     if errors:
@@ -208,6 +209,24 @@ def validate_config(config: Mapping[str, Any], *, sources: list[str] | None = No
             parse_pagerduty_section(section)
         except ConfigError as exc:
             raise ConfigError(f"invalid configuration in {where}: {exc.message}") from exc
+
+
+KNOWN_SECTIONS = ("pagerDuty", "scaffolder")
+
+
+def _check_section_names(config: Mapping[str, Any], where: str) -> None:
+    """Reject a top-level key that is one of ours in the wrong case, such as ``pagerduty``.
+
+    Other sections belong to the rest of a Backstage app-config and are left alone, so a
+    misspelled section would otherwise be ignored without a word.
+    """
+    for key in config:
+        for known in KNOWN_SECTIONS:
+            if key != known and key.casefold() == known.casefold():
+                raise ConfigError(
+                    f"invalid configuration in {where}: unknown section {key!r}",
+                    hint=f"the section is spelled {known!r}",
+                )
 
 
 def _format_location(path: Any) -> str:

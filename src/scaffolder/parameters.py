@@ -545,7 +545,10 @@ def collect_parameters(
     is asked. Defaults fill what is still missing, and all remaining problems are raised in one
     :class:`ParameterError`.
     """
-    collected = copy.deepcopy(dict(values))
+    # An empty string counts as not given, as in Backstage's form, so a required field
+    # cannot be satisfied by "" and a default still applies.
+    collected = {name: value for name, value in copy.deepcopy(dict(values)).items()
+                 if value != ""}
     secrets = secret_parameter_names(template)
     if interactive:
         active_prompter = prompter if prompter is not None else ClickPrompter()

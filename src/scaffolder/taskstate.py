@@ -49,6 +49,7 @@ class TaskStateFile:
         }
         state = cls(state_dir / "tasks" / f"{task_id}.json", data)
         state.save()
+        prune_completed(state_dir / "tasks")
         return state
 
     @classmethod
@@ -97,3 +98,23 @@ class TaskStateFile:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.data, handle, indent=2)
         os.replace(temporary, self.path)
+
+
+COMPLETED_TASK_DAYS = 30
+"""Files of completed tasks older than this are deleted; failed ones stay for --resume."""
+
+
+def prune_completed(folder: Path, *, now: float | None = None) -> int:
+    """Delete task files of tasks that completed more than :data:`COMPLETED_TASK_DAYS` ago."""
+    cutoff = (now if now is not None else time.time()) - COMPLETED_TASK_DAYS * 86400
+    removed = 0
+    for path in folder.glob("*.json"):
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if json.loads(path.read_text(encoding="utf-8")).get("status") == "completed":
+                path.unlink()
+                removed += 1
+        except (OSError, ValueError):
+            continue
+    return removed

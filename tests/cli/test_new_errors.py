@@ -300,3 +300,11 @@ def test_output_folder_gets_usual_mode(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert output.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_empty_required_value_is_missing(tmp_path: Path) -> None:
+    folder = write_template(
+        tmp_path / "t", [{"id": "log", "action": "debug:log", "input": {"message": "hi"}}],
+        parameters={"required": ["name"], "properties": {"name": {"type": "string"}}})
+    result, output = _new(tmp_path, folder, "--set", "name=")
+    _assert_clean_failure(result, output, 2, "name")

@@ -203,3 +203,32 @@ def test_saved_task_holds_no_url_credentials(tmp_path: Path) -> None:
     saved = "".join(path.read_text() for path in (tmp_path / "state").rglob("*.json"))
     assert "hunter2-secret" not in saved
     assert "git.example.com/r.git" in saved
+
+
+def test_missing_remote_fails_before_pagerduty(tmp_path: Path, simulator: Simulator,
+                                               pd_config: Path) -> None:
+    output = tmp_path / "out"
+    result = run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty",
+                     "--no-input", "--state-dir", str(tmp_path / "state"), "--output",
+                     str(output), *service_args(simulator, repoUrl=str(tmp_path / "nope.git")))
+    assert result.exit_code == 2
+    assert "step publish cannot publish" in result.stderr
+    assert not [name for name in simulator.counts if name.startswith("POST")]
+    assert not output.exists()
+
+
+def test_taken_branch_fails_before_pagerduty(tmp_path: Path, simulator: Simulator,
+                                             pd_config: Path, bare_remote: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "a.txt").write_text("a", encoding="utf-8")
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"],
+                    ["-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "x"],
+                    ["push", "-q", str(bare_remote), "main"]):
+        subprocess.run(["git", "-C", str(seed), *command], check=True)
+    result = run_cli("--config", str(pd_config), "new", "-t", "service-with-pagerduty",
+                     "--no-input", "--state-dir", str(tmp_path / "state"), "--output",
+                     str(tmp_path / "out"), *service_args(simulator, repoUrl=str(bare_remote)))
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert not [name for name in simulator.counts if name.startswith("POST")]

@@ -165,3 +165,10 @@ def test_credential_from_env_registered(tmp_path: Path) -> None:
     load_config([path], env={"PD_TOKEN": "env-token-4444"}, redactor=redactor)
 
     assert redactor.redact("Token token=env-token-4444") == "Token token=***"
+
+
+def test_section_in_wrong_case_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "app.yaml", "pagerduty:\n  apiToken: token-aaaa-1111\n")
+    with pytest.raises(ConfigError, match="unknown section 'pagerduty'") as caught:
+        load_config([path], env={})
+    assert caught.value.hint == "the section is spelled 'pagerDuty'"
