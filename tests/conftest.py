@@ -11,8 +11,9 @@ import pytest
 @pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path_factory: pytest.TempPathFactory,
                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep task files of ``scaffold new`` out of the real home folder."""
+    """Keep task files and the template code cache out of the real home folder."""
     monkeypatch.setenv("SCAFFOLDER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("SCAFFOLDER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.sandbox import SandboxedEnvironment
 
+from scaffolder import codecache
 from scaffolder.errors import TaskError
 
 __all__ = [
@@ -300,13 +301,32 @@ class _RootTrackingGenerator(CodeGenerator):
 # this many distinct texts.
 @lru_cache(maxsize=1024)
 def _compile(env: SandboxedEnvironment, source: str) -> tuple[Template, frozenset[str]]:
-    """Parse ``source`` once, returning the compiled template and the root names it reads."""
-    generator = _RootTrackingGenerator(env)
-    generator.visit(env.parse(source))
-    stream = cast(io.StringIO, generator.stream)
-    code = compile(stream.getvalue(), "<template>", "exec")
+    """Parse ``source`` once, returning the compiled template and the root names it reads.
+
+    The code is also kept in the disk cache of :mod:`scaffolder.codecache`, so a later run of
+    the same template does not parse it again.
+    """
+    key = codecache.cache_key(_options_of(env), source)
+    cached = codecache.load(key)
+    if cached is not None:
+        code, roots = cached
+    else:
+        generator = _RootTrackingGenerator(env)
+        generator.visit(env.parse(source))
+        stream = cast(io.StringIO, generator.stream)
+        code = compile(stream.getvalue(), "<template>", "exec")
+        roots = frozenset(generator.undeclared)
+        codecache.store(key, code, roots)
     template = env.template_class.from_code(env, code, env.make_globals(None), None)
-    return template, frozenset(generator.undeclared)
+    return template, roots
+
+
+def _options_of(env: SandboxedEnvironment) -> str:
+    """Return the environment options that change the generated code."""
+    return repr((type(env).__name__, env.variable_start_string, env.variable_end_string,
+                 env.block_start_string, env.comment_start_string, env.trim_blocks,
+                 env.lstrip_blocks, env.keep_trailing_newline, env.optimized,
+                 env.autoescape, sorted(env.filters), sorted(env.tests)))
 
 
 def template_roots(text: str, env: SandboxedEnvironment | None = None) -> set[str]:
