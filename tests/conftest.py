@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _private_state_dir(tmp_path_factory: pytest.TempPathFactory,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep task files and the template code cache out of the real home folder."""
-    monkeypatch.setenv("SCAFFOLDER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-    monkeypatch.setenv("SCAFFOLDER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_and_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep task files and the template code cache out of the real home folder.
+
+    Session-wide, because servers that module-scoped fixtures start keep rendering between
+    tests, after a per-test setting would have been undone.
+    """
+    names = ("SCAFFOLDER_STATE_DIR", "SCAFFOLDER_CACHE_DIR")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["SCAFFOLDER_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+    os.environ["SCAFFOLDER_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
