@@ -360,10 +360,10 @@ def find_entity(path: Path, selector: str | None) -> EntityDocument:
         what = "several entities are"
         if selector is not None:
             what = f"several entities match {selector!r}"
-        raise InputError(
-            f"{what} in {str(path)!r}: {names}",
-            hint="choose one by its full ref, e.g. component:default/payments",
-        )
+        refs = {str(entity.ref) for entity in matches}
+        hint = ("choose one by its full ref, e.g. component:default/payments" if len(refs) > 1
+                else "several files define the same entity: give the path of one file")
+        raise InputError(f"{what} in {str(path)!r}: {names}", hint=hint)
     return matches[0]
 
 

@@ -132,3 +132,14 @@ def test_append_keeps_trailing_comment() -> None:
 )
 def test_detect_indent(text: str, expected: tuple[int, int, int]) -> None:
     assert detect_indent(text) == expected
+
+
+def test_same_entity_in_two_files_asks_for_path(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "catalog-info.yaml").write_text(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: payments}\n"
+            "spec: {type: service, lifecycle: production, owner: team}\n")
+    with pytest.raises(InputError) as caught:
+        find_entity(tmp_path, "component:default/payments")
+    assert caught.value.hint == "several files define the same entity: give the path of one file"
