@@ -199,7 +199,7 @@ def validate_config(config: Mapping[str, Any], *, sources: list[str] | None = No
     if errors:
         first = errors[0]
         location = _format_location(first.absolute_path)
-        raise ConfigError(f"invalid configuration in {where}: {location}: {first.message}")
+        raise ConfigError(f"invalid configuration in {where}: {location}: {_describe(first)}")
 
     section = config.get("pagerDuty")
     if section is not None:
@@ -209,6 +209,17 @@ def validate_config(config: Mapping[str, Any], *, sources: list[str] | None = No
             parse_pagerduty_section(section)
         except ConfigError as exc:
             raise ConfigError(f"invalid configuration in {where}: {exc.message}") from exc
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """Return the problem without quoting a credential (the message would show the value)."""
+    if error.validator == "minLength":
+        return f"must be at least {error.validator_value} characters long"
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters long"
+    if any(part in CREDENTIAL_KEYS for part in error.absolute_path if isinstance(part, str)):
+        return f"invalid value (the {error.validator!r} rule of the schema)"
+    return str(error.message)
 
 
 KNOWN_SECTIONS = ("pagerDuty", "scaffolder")

@@ -172,3 +172,16 @@ def test_section_in_wrong_case_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown section 'pagerduty'") as caught:
         load_config([path], env={})
     assert caught.value.hint == "the section is spelled 'pagerDuty'"
+
+
+def test_short_token_error_names_the_minimum(tmp_path: Path) -> None:
+    path = write(tmp_path, "app.yaml", """
+scaffolder:
+  auth:
+    tokens:
+      - {token: tiny-tok, principal: "user:default/ci-bot"}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config([path], env={})
+    assert "must be at least 16 characters long" in caught.value.message
+    assert "tiny-tok" not in caught.value.message
