@@ -211,7 +211,7 @@ def ensure_service(pd: PagerDuty, spec: ServiceSpec, *, dry_run: bool, log: Log)
         if not _name_taken(exc):
             raise
         # Another process created the name between the lookup and the create.
-        log.warning("PagerDuty says the name %r is taken; looking the service up", spec.name)
+        log.warning("PagerDuty reports the name %r as taken; looking the service up", spec.name)
         again = find_service_by_name(client, spec.name)
         if again is None:
             raise
