@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
+
+# A runner started with SIGINT ignored (a shell's background job, some CI agents) passes that
+# on to every child process, and Python children then never raise KeyboardInterrupt, so the
+# tests that stop a child with Ctrl-C would hang. With a Python handler here, children start
+# with the default action instead, as exec resets handled signals.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -12,15 +12,6 @@ from pathlib import Path
 from tests.cli.conftest import write_template
 
 
-def _default_sigint() -> None:
-    """Give the child Python's usual Ctrl-C handling even if the test runner ignores SIGINT.
-
-    A process started with SIGINT ignored (as background jobs of a shell are) keeps ignoring
-    it after exec, and Python then installs no KeyboardInterrupt handler.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_cancels_and_writes_nothing(tmp_path: Path) -> None:
     folder = write_template(tmp_path / "t", [
         {"id": "fetch", "action": "fetch:template", "input": {"url": "./skeleton"}},
@@ -33,7 +24,7 @@ def test_ctrl_c_cancels_and_writes_nothing(tmp_path: Path) -> None:
         [sys.executable, "-m", "scaffolder", "new", "-t", str(folder), "--no-input",
          "--output", str(output), "--state-dir", str(tmp_path / "state")],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint,
+        env={**os.environ, "NO_COLOR": "1"},
     )
     assert process.stderr is not None
     for line in process.stderr:
@@ -72,7 +63,6 @@ def test_ctrl_c_at_prompt_exits_130(tmp_path: Path) -> None:
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: scaffold new, prompting on the pseudo-terminal
-        _default_sigint()
         os.execv(sys.executable, [sys.executable, "-m", "scaffolder", "new", "-t",
                                   "service-with-pagerduty", "--output", str(tmp_path / "out"),
                                   "--state-dir", str(tmp_path / "state")])
