@@ -281,16 +281,18 @@ def new(
 
     template = load_template(template_ref)
     _check_actions(template)
-    interactive = not no_input and sys.stdin.isatty()
-    parameters = _collect_values(template, values_file, sets, saved, interactive)
-    secret_names = secret_parameter_names(template)
-    secrets = {name: str(parameters.pop(name)) for name in secret_names if name in parameters}
-    output = (output or _default_output(template, parameters)).absolute()
-    if not dry_run:
-        check_output_dir(output, force=force)
-
     runtime = Runtime(config=state.load_config(), trust_templates=trust)
+    # The simulator starts before the prompts, so its banner shows the demo escalation policy
+    # id before the template asks for one.
     with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
+        interactive = not no_input and sys.stdin.isatty()
+        parameters = _collect_values(template, values_file, sets, saved, interactive)
+        secret_names = secret_parameter_names(template)
+        secrets = {name: str(parameters.pop(name)) for name in secret_names if name in parameters}
+        output = (output or _default_output(template, parameters)).absolute()
+        if not dry_run:
+            check_output_dir(output, force=force)
+
         check_before_run(template, default_registry(), runtime, dry_run=dry_run)
         if task_state is None:
             # A resumed task may have pushed already; its step knows how to tell.
