@@ -37,7 +37,7 @@ def _private_state_and_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(autouse=True)
 def _reset_scaffolder_logger() -> Iterator[None]:
-    """Undo the handler and level that a CLI invocation installs, so caplog sees every test."""
+    """Undo the handler and level a CLI invocation installs, so caplog captures every test."""
     yield
     logger = logging.getLogger("scaffolder")
     logger.handlers.clear()

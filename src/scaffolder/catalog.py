@@ -339,7 +339,7 @@ def find_entity(path: Path, selector: str | None) -> EntityDocument:
     """Return the one entity of ``path`` (a file or folder) that ``selector`` names.
 
     ``selector`` is a name or an entity ref (kind defaults to ``component``); None is allowed
-    when ``path`` holds exactly one entity. Raises :class:`InputError` when none or several
+    when ``path`` contains exactly one entity. Raises :class:`InputError` when none or several
     match, listing what was found.
     """
     entities = load_entities([path])

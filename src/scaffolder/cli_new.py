@@ -283,7 +283,7 @@ def new(
     _check_actions(template)
     runtime = Runtime(config=state.load_config(), trust_templates=trust)
     # The simulator starts before the prompts, so its banner shows the demo escalation policy
-    # id before the template asks for one.
+    # id before the template prompts for it.
     with _pagerduty_simulator(simulate_pagerduty, runtime, state.color):
         interactive = not no_input and sys.stdin.isatty()
         parameters = _collect_values(template, values_file, sets, saved, interactive)
@@ -295,7 +295,7 @@ def new(
 
         check_before_run(template, default_registry(), runtime, dry_run=dry_run)
         if task_state is None:
-            # A resumed task may have pushed already; its step knows how to tell.
+            # A resumed task may have pushed already, so its publish step checks the remote itself.
             check_publish_targets(template, default_registry(), parameters)
         checkpoints: CheckpointStore = MemoryCheckpoints()
         if not dry_run:

@@ -170,7 +170,7 @@ def _credential_values(value: Any) -> Iterator[str]:
 
 
 def _has_mapping(value: Any) -> bool:
-    """Tell whether ``value`` holds objects, such as ``tokens: [{token, principal}]``.
+    """Tell whether ``value`` contains objects, such as ``tokens: [{token, principal}]``.
 
     Only the credential keys inside such objects are secrets, not their other fields.
     """

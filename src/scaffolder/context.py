@@ -1,4 +1,4 @@
-"""What an action handler receives: :class:`ActionContext`, and the events a task emits."""
+"""The context an action handler receives (:class:`ActionContext`) and the events a task emits."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ EVENT_TYPES = ("log", "completion", "cancelled", "recovered")
 class Event:
     """One task event, in Backstage's shape: ``type`` is one of :data:`EVENT_TYPES`.
 
-    ``body`` of a ``log`` event holds ``message`` and, for step events, ``stepId`` and
+    ``body`` of a ``log`` event contains ``message`` and, for step events, ``stepId`` and
     ``status`` (``processing``, ``completed``, ``failed``, ``skipped``, ``cancelled``), which is
     how Backstage's UI follows step progress.
     """

@@ -1,6 +1,6 @@
 """The ``scaffold`` console script.
 
-``scaffold --version`` is answered before click and the rest of the CLI are imported: click
+``scaffold --version`` is handled before click and the rest of the CLI are imported: click
 alone takes about four times as long to import as the interpreter takes to start, and version
 checks run in every CI job that installs the tool. Every other invocation goes to
 :func:`scaffolder.cli.main`.

@@ -123,7 +123,7 @@ class GitError(ActionError):
 
 
 class PagerDutyError(ActionError):
-    """PagerDuty answered with an error, or could not be reached within the time budget.
+    """PagerDuty returned an error, or could not be reached within the time budget.
 
     Keeps PagerDuty's HTTP ``status``, error ``code``, ``pd_message`` and ``errors`` list, and the
     ``account`` and request ``method``/``path`` involved.

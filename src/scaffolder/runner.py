@@ -39,7 +39,7 @@ logger = logging.getLogger("scaffolder.runner")
 
 @dataclass
 class TaskSpec:
-    """What to run: a template document with its folder, the parameter values and the user."""
+    """The task to run: a template document with its folder, the parameter values and the user."""
 
     template: Mapping[str, Any]
     parameters: Mapping[str, Any]
@@ -150,7 +150,7 @@ class Runner:
         checkpoints: CheckpointStore | None = None,
         on_event: EventSink | None = None,
     ) -> TaskResult:
-        """Run every step of ``spec`` in ``workspace``; never raises for a failed task.
+        """Run every step of ``spec`` in ``workspace``; a failed task is returned, not raised.
 
         The result's ``status`` is ``completed``, ``failed`` or ``cancelled``; ``error`` holds
         the failure. A ``completion`` (or ``cancelled``) event closes the stream.

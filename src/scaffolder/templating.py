@@ -89,7 +89,7 @@ class _BackstageUndefined(ChainableUndefined):
 
 
 MAX_RESULT_LENGTH = 1_000_000
-"""Longest string or list an expression may build with ``*`` or ``+``."""
+"""Maximum length of a string or list that an expression may build with ``*`` or ``+``."""
 MAX_EXPONENT = 1_000
 
 

@@ -55,7 +55,7 @@ _VENDOR_ID = re.compile(r"^[A-Z0-9]{7}$")
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """What ``pagerduty:service:create`` asks for."""
+    """The inputs of ``pagerduty:service:create``."""
 
     name: str
     description: str
@@ -413,7 +413,7 @@ def ensure_integration(
 ) -> dict[str, Any]:
     """Return the service's integration of ``vendor_id``, creating it when there is none.
 
-    ``known`` holds integration summaries already read in this run; None reads them now.
+    ``known`` contains integration summaries already read in this run; None reads them now.
     The result has ``id``, ``integration_key`` and ``created``.
     """
     integrations = known if known is not None else _read_integrations(client, service_id)
@@ -590,7 +590,7 @@ def list_abilities(client: PagerDutyClient) -> list[str]:
 
 
 def has_ability(client: PagerDutyClient, ability: str) -> bool:
-    """Whether the account has ``ability``: PagerDuty answers 204 if so, 402 if not."""
+    """Whether the account has ``ability``: PagerDuty returns 204 if so, 402 if not."""
     try:
         client.get(_path("abilities", ability))
     except PagerDutyError as exc:
